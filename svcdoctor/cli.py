@@ -1,0 +1,167 @@
+"""Command line: ``svcdoctor`` and ``kubectl svcdoctor`` (the same commands)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn, Sequence, TextIO
+
+from . import __version__, demo
+from .diagnose import diagnose
+from .errors import ClusterError, SvcdoctorError, UsageError
+from .evidence import Evidence
+from .wording import Playbooks
+from .render import RENDERERS
+from .target import check_namespace, parse_service_ref
+
+EXIT_INTERNAL = 5
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse exits 2 on bad usage, which would read as "critical finding".
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _add_output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", choices=sorted(RENDERERS), default="text",
+                   help="report format (default: text)")
+    p.add_argument("--playbooks", metavar="DIR",
+                   help="a folder of playbook YAML files that override or extend the wording")
+    p.add_argument("--disable", metavar="CHECK", action="append", default=[],
+                   help="skip a check (plugin.check) or a whole plugin; repeatable")
+
+
+def _add_cluster(p: argparse.ArgumentParser) -> None:
+    # The same spellings as kubectl, so `kubectl svcdoctor` feels native.
+    p.add_argument("-n", "--namespace", help="namespace of the Service")
+    p.add_argument("--context", help="kubeconfig context to use")
+    p.add_argument("--kubeconfig", help="path to the kubeconfig file")
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, description="Why is this Kubernetes Service unreachable, "
+                     "and how do I fix it?")
+    parser.add_argument("--version", action="version", version=f"svcdoctor {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    d = sub.add_parser("diagnose", help="diagnose a Service (svc/NAME)",
+                       description="Diagnose a Service from a live cluster, a recording, or "
+                       "kubectl output. Exit codes: 0 no problem, 1 warning, 2 critical, "
+                       "3 bad input, 4 source unreadable or unreachable, 5 internal error.")
+    d.add_argument("target", nargs="?", help="svc/NAME (with no target and no cluster: the demo)")
+    _add_cluster(d)
+    d.add_argument("--from", dest="source", metavar="PATH",
+                   help="read a svcdoctor recording, `kubectl get -o yaml|json` output, or a "
+                   "`kubectl cluster-info dump --output-directory` folder instead of a cluster")
+    _add_output(d)
+
+    m = sub.add_parser("demo", help="diagnose a recording bundled with svcdoctor")
+    m.add_argument("name", nargs="?", default=demo.DEFAULT, help=f"recording (default {demo.DEFAULT})")
+    m.add_argument("--list", action="store_true", help="list the bundled recordings")
+    _add_output(m)
+
+    sub.add_parser("plugins", help="list loaded plugins, their hooks and checks")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "svcdoctor") -> int:
+    try:
+        return _run(build_parser(prog), list(sys.argv[1:] if argv is None else argv), sys.stdout)
+    except SvcdoctorError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # never a traceback for users; opt in for debugging
+        if os.environ.get("SVCDOCTOR_DEBUG"):
+            raise
+        print(f"{prog}: internal error: {type(exc).__name__}: {exc} "
+              "(set SVCDOCTOR_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def kubectl_main() -> int:
+    """Entry point of ``kubectl-svcdoctor``: kubectl passes its plugin arguments through."""
+    return main(prog="kubectl svcdoctor")
+
+
+def _run(parser: argparse.ArgumentParser, argv: list[str], out: TextIO) -> int:
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(out)
+        return 0
+    if args.command == "plugins":
+        return _plugins(out)
+    if args.command == "demo":
+        if args.list:
+            for name, entry in sorted(demo.bundled().items()):
+                out.write(f"{name:36} {demo.describe(entry)}\n")
+            return 0
+        return _report(_demo_evidence(args.name), args, out)
+    return _diagnose(args, out)
+
+
+def _demo_evidence(name: str) -> Evidence:
+    from .sources.kubectl import load_documents
+    from .sources.recording import evidence_from_recording
+
+    entries = demo.bundled()
+    if name not in entries:
+        raise UsageError(f"no bundled recording {name!r}; `svcdoctor demo --list` shows them")
+    entry = entries[name]
+    with __import__("importlib").resources.as_file(entry) as path:
+        doc = load_documents(Path(path))[0]
+    return evidence_from_recording(doc, f"bundled:{name}")
+
+
+def _cluster_configured(args: argparse.Namespace) -> bool:
+    if args.kubeconfig or args.context or os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return True
+    paths = os.environ.get("KUBECONFIG", "")
+    candidates = [Path(p) for p in paths.split(os.pathsep) if p] or [Path.home() / ".kube" / "config"]
+    return any(p.is_file() for p in candidates)
+
+
+def _diagnose(args: argparse.Namespace, out: TextIO) -> int:
+    namespace = check_namespace(args.namespace) if args.namespace else None
+    name = parse_service_ref(args.target) if args.target else None
+    if args.source:
+        from .sources.open import evidence_from_path
+
+        return _report(evidence_from_path(args.source, name, namespace), args, out)
+    if name is None:
+        if _cluster_configured(args):
+            raise UsageError("name the Service to diagnose: svcdoctor diagnose svc/NAME -n NAMESPACE")
+        print(f"svcdoctor: no cluster configured; diagnosing the bundled recording "
+              f"{demo.DEFAULT!r} (see `svcdoctor demo --list`)", file=sys.stderr)
+        return _report(_demo_evidence(demo.DEFAULT), args, out)
+    if not _cluster_configured(args):
+        raise ClusterError("no cluster configured: no kubeconfig (KUBECONFIG, ~/.kube/config) and "
+                           "not running in a pod; use --kubeconfig, or --from FILE for offline input")
+    from .sources.live import evidence_from_cluster
+
+    return _report(evidence_from_cluster(name, namespace, context=args.context,
+                                         kubeconfig=args.kubeconfig), args, out)
+
+
+def _report(evidence: Evidence, args: argparse.Namespace, out: TextIO) -> int:
+    report = diagnose(evidence, playbooks=Playbooks.load(args.playbooks), disable=args.disable)
+    RENDERERS[args.output](report, out)
+    return report.exit_code
+
+
+def _plugins(out: TextIO) -> int:
+    from . import registry
+
+    reg = registry.default()
+    for name, hooks, checks in reg.plugins():
+        out.write(f"{name}  (hooks: {', '.join(hooks)})\n")
+        for c in checks:
+            out.write(f"  {c.name:32} {', '.join(c.emits)}\n")
+    return 0

@@ -1,0 +1,123 @@
+"""Evidence: everything the checks may read, collected once.
+
+Objects stay exactly as the API server returned them (apiVersion, kind, metadata, spec,
+status), so a recording can be diffed against ``kubectl get -o yaml``. The accessors below
+only *select* from them (the Service, its EndpointSlices, the pods its selector matches...).
+
+A kind that was never collected is different from a kind with no objects: ``collected``
+says which kinds the source really looked at, and ``gaps`` says what it tried to read and
+could not (403, API error). Checks must not claim something is missing unless its kind
+was collected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from . import kube
+from .kube import Obj
+from .target import Target
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Something the source tried to read and could not."""
+
+    what: str     # e.g. "list pods in namespace shop"
+    reason: str   # e.g. "403 Forbidden: pods is forbidden: User ... cannot list ..."
+    kind: str = ""  # the object kind it would have produced, if any
+
+    def to_dict(self) -> dict[str, str]:
+        return {"what": self.what, "reason": self.reason, "kind": self.kind}
+
+
+@dataclass
+class Evidence:
+    target: Target
+    items: list[Obj]
+    collected: set[str]
+    observed_at: datetime
+    source: str
+    gaps: list[Gap] = field(default_factory=list)
+    probes: list[dict[str, Any]] = field(default_factory=list)
+
+    # --- the Service and what hangs off it -------------------------------------------
+
+    def of_kind(self, kind: str, namespace: str | None = None) -> list[Obj]:
+        return [o for o in self.items if o.get("kind") == kind
+                and (namespace is None or kube.namespace(o) == namespace)]
+
+    @cached_property
+    def service(self) -> Obj:
+        for svc in self.of_kind("Service", self.target.namespace):
+            if kube.name(svc) == self.target.name:
+                return svc
+        raise LookupError(f"Service {self.target} is not in this evidence")
+
+    @property
+    def selector(self) -> dict[str, str]:
+        return kube.service_selector(self.service)
+
+    @cached_property
+    def endpoint_slices(self) -> list[Obj]:
+        """Slices linked to the Service (by label, the only link the API honours)."""
+        return [s for s in self.of_kind("EndpointSlice", self.target.namespace)
+                if kube.labels(s).get(SERVICE_NAME_LABEL) == self.target.name]
+
+    @cached_property
+    def endpoints(self) -> Obj | None:
+        """The legacy Endpoints object of the same name, if any."""
+        for ep in self.of_kind("Endpoints", self.target.namespace):
+            if kube.name(ep) == self.target.name:
+                return ep
+        return None
+
+    @cached_property
+    def namespace_pods(self) -> list[Obj]:
+        return self.of_kind("Pod", self.target.namespace)
+
+    @cached_property
+    def selected_pods(self) -> list[Obj]:
+        """Pods the selector matches and the EndpointSlice controller would publish."""
+        sel = self.selector
+        if not sel:
+            return []
+        return [p for p in self.namespace_pods
+                if kube.selector_matches(sel, kube.labels(p)) and not kube.pod_finished(p)]
+
+    @cached_property
+    def other_namespace_pods(self) -> list[Obj]:
+        """Pods in other namespaces whose labels match the selector exactly."""
+        sel = self.selector
+        if not sel:
+            return []
+        return [p for p in self.of_kind("Pod") if kube.namespace(p) != self.target.namespace
+                and kube.selector_matches(sel, kube.labels(p)) and not kube.pod_finished(p)]
+
+    @cached_property
+    def nodes(self) -> dict[str, Obj]:
+        return {kube.name(n): n for n in self.of_kind("Node")}
+
+    def events_for(self, kind: str, name: str, namespace: str | None = None) -> list[Obj]:
+        """Events about one object, oldest first (by last time seen)."""
+        ns = self.target.namespace if namespace is None else namespace
+        out = []
+        for evt in self.of_kind("Event"):
+            inv = kube.event_involved(evt)
+            if (inv.get("kind") == kind and inv.get("name") == name
+                    and (inv.get("namespace") or kube.namespace(evt)) == ns):
+                out.append(evt)
+        return out
+
+    def was_collected(self, *kinds: str) -> bool:
+        return all(k in self.collected for k in kinds)
+
+    def age(self, when: datetime | None) -> str:
+        if when is None:
+            return "?"
+        return kube.format_age((self.observed_at - when).total_seconds())

@@ -1,0 +1,50 @@
+"""Hook specifications: the whole plugin API of svcdoctor.
+
+A plugin is a module (or object) with functions marked ``@svcdoctor.hookimpl`` whose names
+and arguments match the specifications below. Register it through the entry-point group
+``svcdoctor`` in your package metadata::
+
+    [project.entry-points.svcdoctor]
+    mycompany = "mycompany_svcdoctor.checks"
+
+Built-in plugins (the ``plugins/`` folder of this repository) register the same way; the
+core never imports a check by name. ``svcdoctor plugins`` lists what is loaded. A function
+marked ``@hookimpl`` whose name is not a hook below is an error at load time, so a typo
+fails loudly instead of silently never running.
+
+Environment:
+    ``SVCDOCTOR_PLUGINS=a,b``  load only these entry points (by entry-point name).
+    ``SVCDOCTOR_TRACE=1``      print every hook call to stderr.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pluggy
+
+from .findings import CheckFunc
+
+hookspec = pluggy.HookspecMarker("svcdoctor")
+hookimpl = pluggy.HookimplMarker("svcdoctor")
+
+
+@hookspec
+def register_checks(register: Callable[..., None]) -> None:
+    """Register checks: pure functions from evidence to findings.
+
+    Called once per plugin when the plugin manager is built, before any diagnosis.
+    Call ``register(func, emits=(...))`` for each check, where ``func(evidence)`` returns
+    an iterable of :class:`svcdoctor.findings.Finding` and ``emits`` lists every finding ID
+    the check may produce (each must have a playbook). A check must only read the
+    :class:`svcdoctor.evidence.Evidence` it is given: no API calls, no sockets, no clock.
+    The host stamps each check's name as ``<plugin>.<function name>``; a duplicate name is
+    an error. A check that raises does not stop the diagnosis: its failure is reported as
+    ``could-not-verify``.
+
+    Returns nothing.
+    """
+
+
+# Re-exported so plugins can annotate their checks without reaching into the core.
+__all__ = ["hookspec", "hookimpl", "register_checks", "CheckFunc"]

@@ -1,0 +1,47 @@
+"""``-o markdown``: for tickets, pull requests and chat."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from ..findings import Finding
+from ..report import Report
+
+
+def _finding(f: Finding, n: int, out: TextIO) -> None:
+    caused = f" (consequence of `{f.caused_by}`)" if f.caused_by else ""
+    out.write(f"### {n}. {f.severity.value.upper()} `{f.id}`: {f.title}{caused}\n\n")
+    if f.explanation:
+        out.write(f"{f.explanation}\n\n")
+    if f.why:
+        out.write(f"**Why it breaks traffic:** {f.why}\n\n")
+    if f.evidence:
+        out.write("**Evidence**\n\n")
+        for r in f.evidence:
+            out.write(f"- {r.text}\n")
+        out.write("\n")
+    if f.fix:
+        out.write("**Fix**\n\n")
+        for i, step in enumerate(f.fix, 1):
+            out.write(f"{i}. {step.text}\n")
+            if step.command:
+                out.write(f"   ```sh\n   {step.command}\n   ```\n")
+        out.write("\n")
+    for link in f.links:
+        out.write(f"- <{link}>\n")
+    if f.links:
+        out.write("\n")
+
+
+def render(report: Report, out: TextIO) -> None:
+    svc = report.service
+    out.write(f"## svcdoctor: Service `{report.target}` ({svc['type']})\n\n")
+    out.write(f"**{report.verdict}**\n\n")
+    out.write(f"_Source: {report.source}_\n\n")
+    for n, f in enumerate(report.findings, 1):
+        _finding(f, n, out)
+    if report.could_not_verify:
+        out.write("### Could not verify\n\n")
+        for f in report.could_not_verify:
+            out.write(f"- {f.explanation or f.title}\n")
+        out.write("\n")

@@ -1,0 +1,115 @@
+"""svcdoctor recordings: serialized Evidence for one Service, replayable offline.
+
+Format (YAML; documented in docs/recordings.md)::
+
+    apiVersion: svcdoctor/v1
+    kind: Recording
+    metadata:
+      target: {namespace: shop, name: web}
+      recordedAt: "2026-11-24T10:00:00Z"   # ages in the report are measured from here
+      source: "kube-apiserver v1.36.3 (svcdoctor record)"
+      description: "..."                   # optional, free text
+    collected: [Service, EndpointSlice, Pod, Event, Node]   # kinds the source listed
+    gaps: [{what: ..., reason: ..., kind: ...}]           # reads that failed (403, ...)
+    probes: []                                            # probe outcomes, replayed as is
+    expect: {findings: [selector-matches-no-pods]}       # optional, for svcdoctor's tests
+    items: [ ...raw API objects... ]
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import __version__, kube
+from ..errors import SourceError, UsageError
+from ..evidence import Evidence, Gap
+from ..kube import Obj
+from ..target import Target
+from . import build_evidence, resolve_target
+
+API_VERSION = "svcdoctor/v1"
+KIND = "Recording"
+
+
+def is_recording(doc: Any) -> bool:
+    return isinstance(doc, dict) and doc.get("kind") == KIND and str(
+        doc.get("apiVersion", "")).startswith("svcdoctor/")
+
+
+def evidence_from_recording(doc: dict[str, Any], where: str, name: str | None = None,
+                            namespace: str | None = None) -> Evidence:
+    if doc.get("apiVersion") != API_VERSION:
+        raise SourceError(f"{where}: recording version {doc.get('apiVersion')!r} is not supported "
+                          f"(this svcdoctor {__version__} reads {API_VERSION})")
+    try:
+        meta = doc["metadata"]
+        tgt = Target(str(meta["target"]["namespace"]), str(meta["target"]["name"]))
+        items = doc["items"]
+        if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("kind") for i in items):
+            raise TypeError("items must be a list of Kubernetes objects")
+        recorded = kube.parse_time(str(meta.get("recordedAt", ""))) or datetime.now(timezone.utc)
+        gaps = [Gap(str(g["what"]), str(g["reason"]), str(g.get("kind", ""))) for g in doc.get("gaps") or []]
+        collected = {str(k) for k in doc.get("collected") or {i["kind"] for i in items}}
+        probes = list(doc.get("probes") or [])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise SourceError(f"{where}: corrupt recording ({exc.__class__.__name__}: {exc})") from exc
+    if name is not None and (name != tgt.name or (namespace or tgt.namespace) != tgt.namespace):
+        raise UsageError(f"{where} is a recording of {tgt}, not "
+                         f"{namespace or tgt.namespace}/{name}")
+    resolve_target(items, tgt.name, tgt.namespace, where)  # the Service must be in it
+    return build_evidence(items, tgt, collected=collected, observed_at=recorded,
+                          source=f"recording {where} ({meta.get('source', 'unknown origin')})",
+                          gaps=gaps, probes=probes)
+
+
+def strip_object(obj: Obj) -> Obj:
+    """Drop what is noise in a recording (managedFields)."""
+    obj = dict(obj)
+    if isinstance(obj.get("metadata"), dict):
+        obj["metadata"] = {k: v for k, v in obj["metadata"].items() if k != "managedFields"}
+    return obj
+
+
+def recording_document(evidence: Evidence, *, source: str, description: str = "",
+                       expect: dict[str, Any] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "target": {"namespace": evidence.target.namespace, "name": evidence.target.name},
+        "recordedAt": evidence.observed_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "recordedBy": f"svcdoctor {__version__}",
+        "source": source,
+    }
+    if description:
+        meta["description"] = description
+    doc: dict[str, Any] = {"apiVersion": API_VERSION, "kind": KIND, "metadata": meta,
+                           "collected": sorted(evidence.collected),
+                           "gaps": [g.to_dict() for g in evidence.gaps],
+                           "probes": evidence.probes}
+    if expect:
+        doc["expect"] = expect
+    doc["items"] = [strip_object(o) for o in evidence.items]
+    return doc
+
+
+def write_atomic(path: Path, text: str, force: bool = False) -> None:
+    """Write via a temp file in the same directory and rename: never half a file."""
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; use --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dump(doc: dict[str, Any]) -> str:
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)

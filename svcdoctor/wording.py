@@ -1,0 +1,130 @@
+"""Playbooks: the words for each finding ID, kept as data in ``playbooks/<id>.yaml``.
+
+A playbook has ``title``, ``explanation``, ``why``, ``fix`` (steps, each ``text`` and an
+optional ``command``) and ``links``. Text holds ``{placeholders}`` filled from the finding's
+facts (plus ``namespace`` and ``service``); ``{{`` and ``}}`` are literal braces. A sentence, paragraph or fix step whose
+placeholders have no value in this finding is left out, so one playbook covers the
+variants of a finding without conditionals in code.
+
+Operators can point ``--playbooks DIR`` at their own files: each key given there replaces
+the built-in one for that ID (e.g. only ``links`` to add an internal runbook), and new
+IDs from third-party plugins get their words the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from .errors import UsageError
+from .findings import Finding, FixStep
+
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+KEYS = {"id", "title", "explanation", "why", "fix", "links"}
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(format_value(v) for v in value)
+    return str(value)
+
+
+def fill(template: str, facts: dict[str, Any]) -> str | None:
+    """Fill ``{placeholders}``; None when one of them has no value (the text is skipped)."""
+    missing = False
+
+    def sub(m: re.Match[str]) -> str:
+        nonlocal missing
+        value = facts.get(m.group(1))
+        if value is None or value == "" or value == [] or value == {}:
+            missing = True
+            return m.group(0)
+        return format_value(value)
+
+    # "{{" and "}}" are literal braces (kubectl jsonpath in commands).
+    out = PLACEHOLDER.sub(sub, template.replace("{{", "\x00").replace("}}", "\x01"))
+    return None if missing else out.replace("\x00", "{").replace("\x01", "}")
+
+
+def placeholders(playbook: dict[str, Any]) -> set[str]:
+    texts: list[str] = [playbook.get("title", ""), *_paragraphs(playbook.get("explanation")),
+                        *_paragraphs(playbook.get("why"))]
+    for step in playbook.get("fix") or []:
+        texts += [step.get("text", ""), step.get("command", "")]
+    return {m for t in texts for m in PLACEHOLDER.findall(t)}
+
+
+def _paragraphs(value: Any) -> list[str]:
+    if not value:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def _fill_all(parts: Iterable[str], facts: dict[str, Any]) -> str:
+    return " ".join(p.strip() for p in (fill(t, facts) for t in parts) if p)
+
+
+@dataclass
+class Playbooks:
+    books: dict[str, dict[str, Any]]
+
+    @classmethod
+    def load(cls, override_dir: str | Path | None = None) -> "Playbooks":
+        books: dict[str, dict[str, Any]] = {}
+        for entry in resources.files("svcdoctor.playbooks").iterdir():
+            if entry.name.endswith(".yaml"):
+                book = _parse(entry.read_text(encoding="utf-8"), entry.name)
+                books[book["id"]] = book
+        if override_dir is not None:
+            path = Path(override_dir)
+            if not path.is_dir():
+                raise UsageError(f"--playbooks {override_dir}: not a directory")
+            for file in sorted(path.glob("*.y*ml")):
+                book = _parse(file.read_text(encoding="utf-8"), str(file))
+                books[book["id"]] = {**books.get(book["id"], {}), **book}
+        return cls(books)
+
+    def apply(self, finding: Finding, base_facts: dict[str, Any]) -> None:
+        """Fill the finding's words from its playbook."""
+        facts = {**base_facts, **finding.facts}
+        book = self.books.get(finding.id)
+        if book is None:  # a third-party ID without words: say so instead of failing
+            finding.title = f"{finding.id} ({finding.subject})"
+            finding.explanation = f"No playbook for {finding.id}; facts: {format_value(finding.facts)}"
+            return
+        finding.title = fill(book.get("title", finding.id), facts) or PLACEHOLDER.sub(
+            lambda m: format_value(facts.get(m.group(1), "?")), book.get("title", finding.id))
+        finding.explanation = _fill_all(_paragraphs(book.get("explanation")), facts)
+        finding.why = _fill_all(_paragraphs(book.get("why")), facts)
+        steps = []
+        for step in book.get("fix") or []:
+            text = fill(step.get("text", ""), facts)
+            command = fill(step["command"], facts) if step.get("command") else ""
+            if text is None or command is None:
+                continue
+            steps.append(FixStep(text.strip(), command.strip()))
+        finding.fix = steps
+        finding.links = list(book.get("links") or [])
+
+
+def _parse(text: str, where: str) -> dict[str, Any]:
+    try:
+        book = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"playbook {where}: not valid YAML ({exc.__class__.__name__})") from exc
+    if not isinstance(book, dict) or not isinstance(book.get("id"), str):
+        raise UsageError(f"playbook {where}: expected a mapping with an 'id'")
+    unknown = set(book) - KEYS
+    if unknown:
+        raise UsageError(f"playbook {where}: unknown keys {sorted(unknown)} (allowed: {sorted(KEYS)})")
+    for step in book.get("fix") or []:
+        if not isinstance(step, dict) or "text" not in step:
+            raise UsageError(f"playbook {where}: each fix step needs a 'text'")
+    return book
