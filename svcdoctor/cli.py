@@ -63,6 +63,16 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     m.add_argument("--list", action="store_true", help="list the bundled recordings")
     _add_output(m)
 
+    r = sub.add_parser("record", help="write a Service's evidence to a recording file",
+                       description="Collect the evidence for svc/NAME (from the cluster or --from) "
+                       "and write it as a replayable recording, with credentials masked.")
+    r.add_argument("target", help="svc/NAME")
+    _add_cluster(r)
+    r.add_argument("--from", dest="source", metavar="PATH", help="record from offline input")
+    r.add_argument("-o", "--output", required=True, metavar="FILE", help="recording to write")
+    r.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    r.add_argument("--description", default="", help="what this recording shows")
+
     sub.add_parser("plugins", help="list loaded plugins, their hooks and checks")
     return parser
 
@@ -98,6 +108,8 @@ def _run(parser: argparse.ArgumentParser, argv: list[str], out: TextIO) -> int:
         return 0
     if args.command == "plugins":
         return _plugins(out)
+    if args.command == "record":
+        return _record(args)
     if args.command == "demo":
         if args.list:
             for name, entry in sorted(demo.bundled().items()):
@@ -128,26 +140,44 @@ def _cluster_configured(args: argparse.Namespace) -> bool:
     return any(p.is_file() for p in candidates)
 
 
-def _diagnose(args: argparse.Namespace, out: TextIO) -> int:
-    namespace = check_namespace(args.namespace) if args.namespace else None
-    name = parse_service_ref(args.target) if args.target else None
+def _evidence(args: argparse.Namespace, name: str | None, namespace: str | None) -> Evidence:
     if args.source:
         from .sources.open import evidence_from_path
 
-        return _report(evidence_from_path(args.source, name, namespace), args, out)
-    if name is None:
-        if _cluster_configured(args):
-            raise UsageError("name the Service to diagnose: svcdoctor diagnose svc/NAME -n NAMESPACE")
-        print(f"svcdoctor: no cluster configured; diagnosing the bundled recording "
-              f"{demo.DEFAULT!r} (see `svcdoctor demo --list`)", file=sys.stderr)
-        return _report(_demo_evidence(demo.DEFAULT), args, out)
+        return evidence_from_path(args.source, name, namespace)
     if not _cluster_configured(args):
         raise ClusterError("no cluster configured: no kubeconfig (KUBECONFIG, ~/.kube/config) and "
                            "not running in a pod; use --kubeconfig, or --from FILE for offline input")
     from .sources.live import evidence_from_cluster
 
-    return _report(evidence_from_cluster(name, namespace, context=args.context,
-                                         kubeconfig=args.kubeconfig), args, out)
+    return evidence_from_cluster(name, namespace, context=args.context, kubeconfig=args.kubeconfig)
+
+
+def _record(args: argparse.Namespace) -> int:
+    from .sources.recording import dump, recording_document, write_atomic
+
+    namespace = check_namespace(args.namespace) if args.namespace else None
+    path = Path(args.output)
+    if path.exists() and not args.force:  # before any API call: nothing is lost
+        raise UsageError(f"{path} exists; use --force to overwrite it")
+    evidence = _evidence(args, parse_service_ref(args.target), namespace)
+    doc = recording_document(evidence, source=evidence.source, description=args.description)
+    write_atomic(path, dump(doc), force=args.force)
+    print(f"recorded {evidence.target} ({len(evidence.items)} objects, {len(evidence.gaps)} gaps) "
+          f"to {path}", file=sys.stderr)
+    return 0
+
+
+def _diagnose(args: argparse.Namespace, out: TextIO) -> int:
+    namespace = check_namespace(args.namespace) if args.namespace else None
+    name = parse_service_ref(args.target) if args.target else None
+    if name is None and not args.source:
+        if _cluster_configured(args):
+            raise UsageError("name the Service to diagnose: svcdoctor diagnose svc/NAME -n NAMESPACE")
+        print(f"svcdoctor: no cluster configured; diagnosing the bundled recording "
+              f"{demo.DEFAULT!r} (see `svcdoctor demo --list`)", file=sys.stderr)
+        return _report(_demo_evidence(demo.DEFAULT), args, out)
+    return _report(_evidence(args, name, namespace), args, out)
 
 
 def _report(evidence: Evidence, args: argparse.Namespace, out: TextIO) -> int:

@@ -29,7 +29,7 @@ import yaml
 from .. import __version__, kube
 from ..errors import SourceError, UsageError
 from ..evidence import Evidence, Gap
-from ..kube import Obj
+from ..redact import redact_object
 from ..target import Target
 from . import build_evidence, resolve_target
 
@@ -64,16 +64,8 @@ def evidence_from_recording(doc: dict[str, Any], where: str, name: str | None = 
                          f"{namespace or tgt.namespace}/{name}")
     resolve_target(items, tgt.name, tgt.namespace, where)  # the Service must be in it
     return build_evidence(items, tgt, collected=collected, observed_at=recorded,
-                          source=f"recording {where} ({meta.get('source', 'unknown origin')})",
+                          source=f"recording {where} — {meta.get('source', 'origin unknown')}",
                           gaps=gaps, probes=probes)
-
-
-def strip_object(obj: Obj) -> Obj:
-    """Drop what is noise in a recording (managedFields)."""
-    obj = dict(obj)
-    if isinstance(obj.get("metadata"), dict):
-        obj["metadata"] = {k: v for k, v in obj["metadata"].items() if k != "managedFields"}
-    return obj
 
 
 def recording_document(evidence: Evidence, *, source: str, description: str = "",
@@ -92,7 +84,7 @@ def recording_document(evidence: Evidence, *, source: str, description: str = ""
                            "probes": evidence.probes}
     if expect:
         doc["expect"] = expect
-    doc["items"] = [strip_object(o) for o in evidence.items]
+    doc["items"] = [redact_object(o) for o in evidence.items]
     return doc
 
 

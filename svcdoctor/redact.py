@@ -1,0 +1,71 @@
+"""Masking before evidence leaves the machine (recordings, and later the LLM and Slack).
+
+svcdoctor never reads Secrets, but credentials still leak into ordinary objects: env values,
+annotations, event messages quoting a failing request. Masked values become ``<masked>``;
+the shape of the object is kept so checks still run on a recording."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .kube import Obj
+
+MASK = "<masked>"
+SENSITIVE_NAME = re.compile(r"pass(word|wd)?|secret|token|credential|api[-_]?key|private[-_]?key"
+                            r"|auth|session|cookie|dsn|conn(ection)?[-_]?str", re.I)
+# Things that are credentials whatever they are called.
+TOKEN_PATTERNS = [
+    re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),   # JWT
+    re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]{12,}"),
+    re.compile(r"(?i)\b(AKIA|ASIA)[A-Z0-9]{16}\b"),                               # AWS key id
+    re.compile(r"(?i)\b(gh[pousr]_[A-Za-z0-9]{30,}|xox[abpr]-[A-Za-z0-9-]{10,})\b"),  # GitHub, Slack
+    re.compile(r"://[^/\s:@]+:[^/\s@]+@"),                                        # user:pass@ in URLs
+]
+# Annotations that copy whole objects (env values included) and add nothing to a diagnosis.
+DROP_ANNOTATIONS = {"kubectl.kubernetes.io/last-applied-configuration"}
+
+
+def mask_text(text: str) -> str:
+    for pattern in TOKEN_PATTERNS:
+        if pattern.pattern.startswith("://"):
+            text = pattern.sub("://" + MASK + "@", text)
+        else:
+            text = pattern.sub(MASK, text)
+    return text
+
+
+def redact_object(obj: Obj) -> Obj:
+    """A masked deep copy of one API object."""
+    out = _walk(obj)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+        ann = meta.get("annotations")
+        if isinstance(ann, dict):
+            kept = {k: (MASK if SENSITIVE_NAME.search(k) else mask_text(str(v)))
+                    for k, v in ann.items() if k not in DROP_ANNOTATIONS}
+            if kept:
+                meta["annotations"] = kept
+            else:
+                del meta["annotations"]
+    if out.get("kind") == "Event":
+        for key in ("message", "note"):
+            if isinstance(out.get(key), str):
+                out[key] = mask_text(out[key])
+    return out
+
+
+def _walk(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {k: _walk(v) for k, v in value.items()}
+        # env: [{name: DB_PASSWORD, value: ...}] — mask by the variable's name or its value.
+        if "name" in out and "value" in out and isinstance(out.get("value"), str) and len(out) <= 3:
+            if SENSITIVE_NAME.search(str(out["name"])):
+                out["value"] = MASK
+            else:
+                out["value"] = mask_text(out["value"])
+        return out
+    if isinstance(value, list):
+        return [_walk(v) for v in value]
+    return value

@@ -1,0 +1,300 @@
+"""The live cluster source: a handful of targeted, concurrent reads through the official client.
+
+At most 8 API requests per diagnosis whatever the cluster size (pagination aside):
+
+    phase 1 (concurrent)  GET the Service; LIST EndpointSlices by service-name label;
+                          LIST pods in the namespace; LIST events in the namespace;
+                          LIST nodes; LIST pods in kube-system (kube-proxy, LB controllers)
+    phase 2 (only if needed, concurrent)
+                          LIST pods matching the selector in all namespaces (when none
+                          match at home); GET the legacy Endpoints (when no slice exists)
+
+Read-only: only GET/LIST, never Secrets. A 403 on anything but the Service becomes a
+:class:`Gap` ("could not verify"), never an absence. Connection failures, TLS and auth
+errors become one :class:`ClusterError` line. 429 and 5xx are retried with backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from .. import kube
+from ..errors import ClusterError, NotFoundError
+from ..evidence import Evidence, Gap
+from ..kube import Obj
+from ..target import Target
+from . import build_evidence, close
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 20.0
+RETRIES = 3           # for 429 / 5xx
+MAX_BACKOFF = 4.0     # seconds, also caps Retry-After
+PAGE = 500
+SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+class Forbidden(Exception):
+    def __init__(self, what: str, message: str) -> None:
+        super().__init__(message)
+        self.what, self.message = what, message
+
+
+class Missing(Exception):
+    pass
+
+
+class _HTTPError(Exception):
+    def __init__(self, status: int, headers: Any, body: bytes) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status, self.headers, self.body = status, headers, body
+
+
+@dataclass
+class Client:
+    """Raw JSON over the official client's ApiClient: objects exactly as the server sends them."""
+
+    api: Any
+    host: str
+    requests: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, path: str, what: str, **query: str) -> Obj:
+        url = path + ("?" + urlencode(query) if query else "")
+        delay = 0.5
+        for attempt in range(RETRIES + 1):
+            with self.lock:
+                self.requests += 1
+            try:
+                status, headers, data = self._raw_get(url)
+                if status < 400:
+                    return json.loads(data)
+                exc = _HTTPError(status, headers, data)
+            except Exception as transport_exc:  # connection, TLS, timeout: translated below
+                exc = transport_exc
+            if getattr(exc, "status", None) in (429, 500, 502, 503, 504) and attempt < RETRIES:
+                retry_after = (getattr(exc, "headers", None) or {}).get("Retry-After")
+                wait = min(float(retry_after) if retry_after and str(retry_after).isdigit()
+                           else delay, MAX_BACKOFF)
+                time.sleep(wait)
+                delay *= 2
+                continue
+            raise self._translate(exc, what) from exc
+        raise AssertionError("unreachable")
+
+    def _raw_get(self, url: str) -> tuple[int, Any, bytes]:
+        """One GET through the official client, whichever generation of it is installed."""
+        headers = {"Accept": "application/json"}
+        timeout = (CONNECT_TIMEOUT, READ_TIMEOUT)
+        if hasattr(self.api, "param_serialize"):  # kubernetes >= 35 (new generator)
+            method, full, hdrs, _, _ = self.api.param_serialize(
+                "GET", url, header_params=headers, auth_settings=["BearerToken"])
+            resp = self.api.call_api(method, full, header_params=hdrs, _request_timeout=timeout)
+            return resp.status, resp.headers, resp.read()
+        from kubernetes.client.exceptions import ApiException
+        try:
+            resp = self.api.call_api(url, "GET", header_params=headers, auth_settings=["BearerToken"],
+                                     _preload_content=False, _request_timeout=timeout)
+        except ApiException as exc:
+            if exc.status:
+                return exc.status, exc.headers or {}, (exc.body or b"")
+            raise
+        return resp.status, resp.headers, resp.data
+
+    def list(self, path: str, kind: str, what: str, **query: str) -> list[Obj]:
+        items: list[Obj] = []
+        token = ""
+        while True:
+            q = dict(query, limit=str(PAGE))
+            if token:
+                q["continue"] = token
+            body = self.get(path, what, **q)
+            api_version = body.get("apiVersion", "v1")
+            # List items come without kind/apiVersion; put them back as kubectl does.
+            items += [{"apiVersion": api_version, "kind": kind, **i} for i in body.get("items") or []]
+            token = (body.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return items
+
+    def _translate(self, exc: Exception, what: str) -> Exception:
+        status = getattr(exc, "status", None)
+        reason = _api_message(exc)
+        if status == 404:
+            return Missing(reason)
+        if status == 403:
+            return Forbidden(what, f"403 Forbidden: {reason}")
+        if status == 401:
+            return ClusterError(f"the API server at {self.host} rejected the credentials "
+                                "(401 Unauthorized): the token or certificate is expired or invalid")
+        if status is not None and status != 0:
+            return ClusterError(f"the API server at {self.host} answered {status} to {what}: {reason}")
+        text = str(exc)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text or "SSL" in type(exc).__name__:
+            return ClusterError(f"TLS verification of the API server at {self.host} failed "
+                                "(certificate not trusted for this address); check the kubeconfig's "
+                                "certificate-authority")
+        if "timed out" in text.lower() or "Timeout" in type(exc).__name__:
+            return ClusterError(f"the API server at {self.host} did not answer within "
+                                f"{CONNECT_TIMEOUT:.0f}s/{READ_TIMEOUT:.0f}s (connect/read)")
+        if "refused" in text.lower():
+            return ClusterError(f"cannot reach the API server at {self.host}: connection refused")
+        return ClusterError(f"cannot reach the API server at {self.host}: {_short(text)}")
+
+
+def _api_message(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    try:
+        return json.loads(body)["message"]
+    except Exception:
+        return getattr(exc, "reason", None) or _short(str(exc))
+
+
+def _short(text: str) -> str:
+    return text.strip().splitlines()[-1][:300] if text.strip() else "unknown error"
+
+
+def connect(context: str | None = None, kubeconfig: str | None = None) -> tuple[Client, str]:
+    """A client and the default namespace, from kubeconfig or the in-cluster service account."""
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        if kubeconfig or context or not os.environ.get("KUBERNETES_SERVICE_HOST"):
+            cfg = k8s_client.Configuration()
+            k8s_config.load_kube_config(config_file=kubeconfig, context=context,
+                                        client_configuration=cfg, persist_config=False)
+            _, active = k8s_config.list_kube_config_contexts(config_file=kubeconfig)
+            if context:
+                contexts, _ = k8s_config.list_kube_config_contexts(config_file=kubeconfig)
+                active = next((c for c in contexts if c["name"] == context), active)
+            namespace = (active or {}).get("context", {}).get("namespace") or "default"
+        else:
+            cfg = k8s_client.Configuration()
+            k8s_config.load_incluster_config(client_configuration=cfg)
+            with open(SA_NAMESPACE_FILE, encoding="utf-8") as fh:
+                namespace = fh.read().strip() or "default"
+    except (ConfigException, OSError, ValueError, TypeError) as exc:
+        where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        raise ClusterError(f"cannot load the cluster configuration from {where}: {_short(str(exc))}") from exc
+    cfg.retries = 0  # connection errors fail fast; our own loop retries 429/5xx
+    return Client(k8s_client.ApiClient(cfg), cfg.host), namespace
+
+
+def evidence_from_cluster(name: str, namespace: str | None, *, context: str | None = None,
+                          kubeconfig: str | None = None) -> Evidence:
+    client, default_ns = connect(context, kubeconfig)
+    return collect(client, Target(namespace or default_ns, name), source_host=client.host)
+
+
+def collect(client: Client, target: Target, source_host: str = "") -> Evidence:
+    ns, name = target.namespace, target.name
+    qns = quote(ns, safe="")
+    gaps: list[Gap] = []
+    items: list[Obj] = []
+    collected: set[str] = set()
+    observed_at = datetime.now(timezone.utc)
+
+    def service() -> Obj:
+        obj = client.get(f"/api/v1/namespaces/{qns}/services/{quote(name, safe='')}",
+                         f"get services in namespace {ns}")
+        return {"apiVersion": "v1", "kind": "Service", **obj}
+
+    def listing(path: str, kind: str, what: str, **query: str) -> tuple[str, list[Obj]]:
+        return kind, client.list(path, kind, what, **query)
+
+    reads = {
+        "slices": (f"/apis/discovery.k8s.io/v1/namespaces/{qns}/endpointslices", "EndpointSlice",
+                   f"list endpointslices in namespace {ns}",
+                   {"labelSelector": f"kubernetes.io/service-name={name}"}),
+        "pods": (f"/api/v1/namespaces/{qns}/pods", "Pod", f"list pods in namespace {ns}", {}),
+        "events": (f"/api/v1/namespaces/{qns}/events", "Event", f"list events in namespace {ns}", {}),
+        "nodes": ("/api/v1/nodes", "Node", "list nodes", {}),
+        "system": ("/api/v1/namespaces/kube-system/pods", "Pod", "list pods in namespace kube-system", {}),
+    }
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        svc_future = pool.submit(service)
+        futures = {key: pool.submit(listing, path, kind, what, **query)
+                   for key, (path, kind, what, query) in reads.items()}
+        try:
+            svc = svc_future.result()
+        except Missing:
+            for f in futures.values():
+                f.cancel()
+            raise _not_found(client, target) from None
+        except Forbidden as exc:
+            raise ClusterError(f"not allowed to read Service {target} ({exc.message}); "
+                               "svcdoctor needs the read-only role in deploy/rbac.yaml") from None
+        items.append(svc)
+        collected.add("Service")
+        results: dict[str, list[Obj]] = {}
+        for key, fut in futures.items():
+            kind = reads[key][1]
+            try:
+                _, objs = fut.result()
+                results[key] = objs
+                items += objs
+                if key != "system":
+                    collected.add(kind)
+            except Forbidden as exc:
+                gaps.append(Gap(exc.what, exc.message, kind if key != "system" else ""))
+            except Missing as exc:  # namespace vanished mid-flight, or an API group is absent
+                gaps.append(Gap(reads[key][2], f"404 Not Found: {exc}", kind))
+
+        # Phase 2: only what phase 1 showed is needed.
+        selector = kube.service_selector(svc)
+        later = {}
+        if selector and "pods" in results and not any(
+                kube.selector_matches(selector, kube.labels(p)) for p in results["pods"]):
+            later["elsewhere"] = pool.submit(
+                listing, "/api/v1/pods", "Pod", "list pods in all namespaces",
+                labelSelector=kube.format_selector(selector))
+        if not results.get("slices"):
+            later["endpoints"] = pool.submit(
+                lambda: ("Endpoints", [{"apiVersion": "v1", "kind": "Endpoints", **client.get(
+                    f"/api/v1/namespaces/{qns}/endpoints/{quote(name, safe='')}",
+                    f"get endpoints in namespace {ns}")}]))
+        for key, fut in later.items():
+            try:
+                kind, objs = fut.result()
+                items += [o for o in objs if key != "elsewhere" or kube.namespace(o) != ns]
+                collected.add(kind)
+            except Forbidden as exc:
+                gaps.append(Gap(exc.what, exc.message, "" if key == "elsewhere" else "Endpoints"))
+            except Missing:
+                collected.add("Endpoints")  # looked, and there is none
+    return build_evidence(items, target, collected=collected, observed_at=observed_at,
+                          source=f"cluster {source_host or client.host} ({client.requests} API requests)",
+                          gaps=gaps)
+
+
+def _not_found(client: Client, target: Target) -> Exception:
+    """Say whether the namespace or the Service is missing, with close names."""
+    ns = target.namespace
+    try:
+        services = client.list(f"/api/v1/namespaces/{quote(ns, safe='')}/services", "Service",
+                               f"list services in namespace {ns}")
+    except (Forbidden, Missing):
+        services = []
+    if not services:
+        try:
+            client.get(f"/api/v1/namespaces/{quote(ns, safe='')}", f"get namespace {ns}")
+        except Missing:
+            try:
+                names = [kube.name(n) for n in client.list("/api/v1/namespaces", "Namespace",
+                                                           "list namespaces")]
+            except (Forbidden, Missing):
+                names = []
+            return NotFoundError(f"namespace {ns!r} not found" + close(ns, names))
+        except Forbidden:
+            pass
+    here = [kube.name(s) for s in services]
+    hint = close(target.name, here) or (f"; Services there: {', '.join(sorted(here)[:10])}" if here else "")
+    return NotFoundError(f"Service {target.name!r} not found in namespace {ns!r}{hint}")

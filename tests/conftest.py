@@ -1,0 +1,39 @@
+"""Shared fixtures. The control-plane tier skips locally without Go, but must run under CI."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+
+import controlplane  # noqa: E402
+import scenarios  # noqa: E402
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+@pytest.fixture(scope="session")
+def cp():
+    """A running control plane with the scenario nodes (one per test session)."""
+    ok, reason = controlplane.ControlPlane.available()
+    if not ok:
+        if IN_CI:
+            pytest.fail(f"control plane unavailable under CI: {reason}")
+        pytest.skip(f"control plane unavailable: {reason}")
+    with controlplane.ControlPlane() as plane:
+        scenarios.prepare(plane)
+        yield plane
+
+
+@pytest.fixture
+def no_cluster_env(tmp_path, monkeypatch):
+    """An environment with no kubeconfig anywhere, as on a fresh machine."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")}
+    env["HOME"] = str(tmp_path)
+    return env

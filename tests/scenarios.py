@@ -1,0 +1,369 @@
+"""Scenarios reproduced on the real control plane: the source of recordings/ and of the
+control-plane tests. Each one creates ordinary objects through the API (plus, where a
+kubelet would, the events it would post), waits for the controllers, and states which
+findings a correct diagnosis must report — written from the scenario, not from svcdoctor's
+output.
+
+The test labels (``svcdoctor.test/*``) are knobs of the harness's kwok stages; see
+tests/controlplane.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import textwrap
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+NODES = [("node-a", "127.0.0.11"), ("node-b", "127.0.0.12"), ("node-c", "127.0.0.13")]
+
+
+def deployment(name: str, ns: str, labels: dict[str, str], *, replicas: int = 2,
+               ports: str = "[{name: http, containerPort: 8080}]", image: str = "nginx:1.27",
+               probe: str = "{httpGet: {path: /healthz, port: http}}", extra_pod: str = "",
+               pod_labels: dict[str, str] | None = None) -> str:
+    lbl = json.dumps(labels)
+    plbl = json.dumps({**labels, **(pod_labels or {})})
+    return textwrap.dedent(f"""\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {{name: {name}, namespace: {ns}, labels: {lbl}}}
+        spec:
+          replicas: {replicas}
+          selector: {{matchLabels: {lbl}}}
+          template:
+            metadata: {{labels: {plbl}}}
+            spec:
+              containers:
+              - name: {name.split('-')[0]}
+                image: {image}
+                ports: {ports}
+                readinessProbe: {probe}
+        """) + textwrap.indent(textwrap.dedent(extra_pod), "      ")
+
+
+def service(name: str, ns: str, selector: dict[str, str] | None,
+            ports: str = "[{name: http, port: 80, targetPort: http}]", extra: str = "") -> str:
+    sel = f"selector: {json.dumps(selector)}" if selector else ""
+    return textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: Service
+        metadata: {{name: {name}, namespace: {ns}}}
+        spec:
+          {sel}
+          ports: {ports}
+        """) + textwrap.indent(textwrap.dedent(extra), "  ")
+
+
+def kubelet_event(cp: Any, ns: str, pod: str, *, reason: str, message: str, count: int,
+                  span_s: int, type_: str = "Warning") -> None:
+    """Post the event the kubelet would (kwok runs no kubelet): core/v1, source kubelet."""
+    obj = json.loads(cp.kubectl("-n", ns, "get", "pod", pod, "-o", "json").stdout)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    first = now - dt.timedelta(seconds=span_s)
+    stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    event = {
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": f"{pod}.{int(now.timestamp() * 1000):x}", "namespace": ns},
+        "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": ns,
+                           "uid": obj["metadata"]["uid"],
+                           "resourceVersion": obj["metadata"]["resourceVersion"],
+                           "fieldPath": f"spec.containers{{{obj['spec']['containers'][0]['name']}}}"},
+        "reason": reason, "message": message, "type": type_, "count": count,
+        "source": {"component": "kubelet", "host": obj["spec"].get("nodeName", "")},
+        "firstTimestamp": stamp(first), "lastTimestamp": stamp(now),
+        "reportingComponent": "kubelet", "reportingInstance": obj["spec"].get("nodeName", ""),
+    }
+    cp.kubectl("create", "-f", "-", input=json.dumps(event))
+
+
+def pods(cp: Any, ns: str, selector: str = "") -> list[dict]:
+    args = ["-n", ns, "get", "pods", "-o", "json"] + (["-l", selector] if selector else [])
+    return json.loads(cp.kubectl(*args).stdout)["items"]
+
+
+def ready(pod: dict) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    namespace: str
+    service: str
+    manifests: list[str]
+    expect: list[str]                       # finding IDs (all severities but could-not-verify)
+    namespaces: list[str] = field(default_factory=list)   # extra namespaces to create
+    setup: Callable[[Any, "Scenario"], None] | None = None
+    settled: Callable[[Any, "Scenario"], bool] | None = None
+
+
+def _slices_settled(cp: Any, sc: Scenario) -> bool:
+    """Every running pod the Service selects is published in its EndpointSlices,
+    with the readiness the pod has now."""
+    svc = json.loads(cp.kubectl("-n", sc.namespace, "get", "svc", sc.service, "-o", "json").stdout)
+    selector = (svc.get("spec") or {}).get("selector")
+    slices = json.loads(cp.kubectl("-n", sc.namespace, "get", "endpointslices", "-l",
+                                   f"kubernetes.io/service-name={sc.service}", "-o", "json").stdout)["items"]
+    published = {e.get("targetRef", {}).get("name"): e.get("conditions", {})
+                 for s in slices for e in s.get("endpoints") or []}
+    if not selector:
+        return True
+    sel = ",".join(f"{k}={v}" for k, v in selector.items())
+    for p in pods(cp, sc.namespace, sel):
+        if not p.get("status", {}).get("podIP"):
+            return False
+        cond = published.get(p["metadata"]["name"])
+        if cond is None or bool(cond.get("ready")) != (ready(p) and not p["metadata"].get("deletionTimestamp")):
+            return False
+    return True
+
+
+def _all_pods_running(cp: Any, sc: Scenario) -> bool:
+    items = [p for ns in [sc.namespace, *sc.namespaces] for p in pods(cp, ns)]
+    return bool(items) and all(p.get("status", {}).get("phase") == "Running" for p in items)
+
+
+# --- setups that need more than kubectl apply -------------------------------------------
+
+def _readiness_failing(cp: Any, sc: Scenario) -> None:
+    cp.wait_until(lambda: len(pods(cp, sc.namespace)) == 2 and _all_pods_running(cp, sc),
+                  timeout=60, what="pods running")
+    for i, p in enumerate(pods(cp, sc.namespace)):
+        kubelet_event(cp, sc.namespace, p["metadata"]["name"], reason="Unhealthy",
+                      message="Readiness probe failed: HTTP probe failed with statuscode: 503",
+                      count=41 + i, span_s=620)
+
+
+def _one_not_ready(cp: Any, sc: Scenario) -> None:
+    cp.wait_until(lambda: len(pods(cp, sc.namespace)) == 3
+                  and all(ready(p) for p in pods(cp, sc.namespace)), timeout=60, what="3 ready pods")
+    victim = sorted(p["metadata"]["name"] for p in pods(cp, sc.namespace))[0]
+    cp.kubectl("-n", sc.namespace, "label", "pod", victim, "svcdoctor.test/ready=false")
+    kubelet_event(cp, sc.namespace, victim, reason="Unhealthy",
+                  message='Readiness probe failed: Get "http://10.244.0.7:8080/ready": '
+                          "dial tcp 10.244.0.7:8080: connect: connection refused",
+                  count=9, span_s=300)
+    cp.wait_until(lambda: any(not ready(p) for p in pods(cp, sc.namespace)), timeout=60,
+                  what="one pod not ready")
+
+
+def _scale_to_zero_held(cp: Any, sc: Scenario) -> None:
+    cp.wait_until(lambda: len(pods(cp, sc.namespace)) == 2
+                  and all(ready(p) for p in pods(cp, sc.namespace)), timeout=60, what="2 ready pods")
+    cp.kubectl("-n", sc.namespace, "scale", "deployment", "orders", "--replicas=0")
+    cp.wait_until(lambda: all(p["metadata"].get("deletionTimestamp") for p in pods(cp, sc.namespace)),
+                  timeout=60, what="pods terminating")
+
+
+def _node_goes_down(cp: Any, sc: Scenario) -> None:
+    cp.wait_until(lambda: len(pods(cp, sc.namespace)) == 2
+                  and all(ready(p) for p in pods(cp, sc.namespace)), timeout=60, what="2 ready pods")
+    cp.set_node_ready("node-d", False, how="heartbeat", wait=True)
+    cp.wait_until(lambda: not any(ready(p) for p in pods(cp, sc.namespace)), timeout=120,
+                  what="pods on node-d marked not ready by the node-lifecycle controller")
+
+
+def _add_node_d(cp: Any) -> None:
+    try:
+        cp.get_node("node-d")
+    except Exception:
+        cp.add_node("node-d", ip="127.0.0.14")
+        cp.wait_for_node("node-d")
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario("healthy-clusterip", "Healthy ClusterIP Service: 3 ready pods, named targetPort.",
+             "shop", "web",
+             [deployment("web", "shop", {"app": "web"}, replicas=3),
+              service("web", "shop", {"app": "web"})], []),
+    Scenario("healthy-nodeport-multiport",
+             "Healthy NodePort Service with two ports (named and numeric targetPort).",
+             "api", "api",
+             [deployment("api", "api", {"app": "api"},
+                         ports="[{name: http, containerPort: 8080}, {name: grpc, containerPort: 9090}]"),
+              service("api", "api", {"app": "api"},
+                      ports="[{name: http, port: 80, targetPort: http}, "
+                            "{name: grpc, port: 9090, targetPort: 9090}]",
+                      extra="type: NodePort\n")], []),
+    Scenario("selector-typo", "Selector typo: the Service selects app=web-api, the pods carry app=web.",
+             "shop", "web-api",
+             [deployment("web", "shop", {"app": "web"}, replicas=3),
+              service("web-api", "shop", {"app": "web-api"})],
+             ["selector-matches-no-pods"]),
+    Scenario("selector-wrong-key",
+             "Selector uses app=checkout while the pods carry app.kubernetes.io/name=checkout.",
+             "checkout", "checkout",
+             [deployment("checkout", "checkout", {"app.kubernetes.io/name": "checkout"}),
+              service("checkout", "checkout", {"app": "checkout"})],
+             ["selector-matches-no-pods"]),
+    Scenario("pods-in-other-namespace",
+             "The Service is in namespace frontend, the pods it selects run in namespace backend.",
+             "frontend", "payments",
+             [deployment("payments", "backend", {"app": "payments"}),
+              service("payments", "frontend", {"app": "payments"})],
+             ["selector-pods-in-other-namespace", "selector-matches-no-pods"],
+             namespaces=["backend"]),
+    Scenario("no-selector-mislinked",
+             "Selector-less Service whose manual EndpointSlice is labelled for another name.",
+             "data", "legacy-db",
+             [service("legacy-db", "data", None, ports="[{name: postgres, port: 5432}]"),
+              textwrap.dedent("""\
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata:
+                  name: legacy-db-1
+                  namespace: data
+                  labels: {kubernetes.io/service-name: legacy-database,
+                           endpointslice.kubernetes.io/managed-by: staff}
+                addressType: IPv4
+                ports: [{name: postgres, port: 5432, protocol: TCP}]
+                endpoints: [{addresses: [192.0.2.10], conditions: {ready: true}}]
+                """)],
+             ["no-selector-no-endpoints"]),
+    Scenario("healthy-manual-endpoints",
+             "Selector-less Service with a correctly linked manual EndpointSlice.",
+             "data", "warehouse",
+             [service("warehouse", "data", None, ports="[{name: postgres, port: 5432}]"),
+              textwrap.dedent("""\
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata:
+                  name: warehouse-1
+                  namespace: data
+                  labels: {kubernetes.io/service-name: warehouse,
+                           endpointslice.kubernetes.io/managed-by: staff}
+                addressType: IPv4
+                ports: [{name: postgres, port: 5432, protocol: TCP}]
+                endpoints: [{addresses: [192.0.2.20], conditions: {ready: true}}]
+                """)], []),
+    Scenario("readiness-failing",
+             "Every pod fails its readiness probe (HTTP 503); the kubelet's Unhealthy events say so.",
+             "billing", "invoices",
+             [deployment("invoices", "billing", {"app": "invoices"},
+                         pod_labels={"svcdoctor.test/ready": "false"}),
+              service("invoices", "billing", {"app": "invoices"})],
+             ["no-ready-endpoints"], setup=_readiness_failing),
+    Scenario("some-not-ready", "One of three pods fails its readiness probe.",
+             "search", "search",
+             [deployment("search", "search", {"app": "search"}, replicas=3),
+              service("search", "search", {"app": "search"})],
+             ["some-endpoints-not-ready"], setup=_one_not_ready),
+    Scenario("only-terminating",
+             "The Deployment was scaled to 0; its pods are still terminating and are the only endpoints.",
+             "orders", "orders",
+             [deployment("orders", "orders", {"app": "orders"},
+                         pod_labels={"svcdoctor.test/hold-terminating": "true"}),
+              service("orders", "orders", {"app": "orders"})],
+             ["endpoints-only-terminating"], setup=_scale_to_zero_held),
+    Scenario("node-notready",
+             "Both pods run on node-d, whose kubelet stopped reporting; the node is NotReady.",
+             "reports", "reports",
+             [deployment("reports", "reports", {"app": "reports"},
+                         extra_pod="nodeSelector: {kubernetes.io/hostname: node-d}\n"
+                                   "tolerations: [{operator: Exists, effect: NoSchedule}]\n"),
+              service("reports", "reports", {"app": "reports"})],
+             ["endpoints-on-notready-node", "no-ready-endpoints"],
+             setup=lambda cp, sc: _node_goes_down(cp, sc)),
+    Scenario("selector-too-broad",
+             "Selector app=web matches the stable Deployment and a canary Deployment.",
+             "store", "web",
+             [deployment("web", "store", {"app": "web", "track": "stable"}, replicas=3),
+              deployment("web-canary", "store", {"app": "web", "track": "canary"}, replicas=1,
+                         image="nginx:1.28-canary"),
+              service("web", "store", {"app": "web"})],
+             ["selector-too-broad"]),
+    Scenario("target-port-name-missing",
+             "targetPort: http, but the container port is named web.",
+             "blog", "blog",
+             [deployment("blog", "blog", {"app": "blog"},
+                         ports="[{name: web, containerPort: 8080}]",
+                         probe="{httpGet: {path: /, port: web}}"),
+              service("blog", "blog", {"app": "blog"})],
+             ["target-port-name-not-found"]),
+    Scenario("target-port-name-udp",
+             "targetPort: dns on a TCP port, but the pods declare dns only as UDP.",
+             "infra", "resolver",
+             [deployment("resolver", "infra", {"app": "resolver"},
+                         ports="[{name: dns, containerPort: 53, protocol: UDP}, "
+                               "{name: health, containerPort: 8080}]",
+                         probe="{httpGet: {path: /health, port: health}}"),
+              service("resolver", "infra", {"app": "resolver"},
+                      ports="[{name: dns, port: 53, targetPort: dns}]")],
+             ["target-port-name-not-found"]),
+    Scenario("sidecar-named-port",
+             "targetPort names a port declared by a sidecar (restartable init container): healthy.",
+             "mesh", "metrics",
+             [deployment("app", "mesh", {"app": "metrics"},
+                         extra_pod="""\
+                            initContainers:
+                            - name: exporter
+                              image: prom/statsd-exporter:v0.28.0
+                              restartPolicy: Always
+                              ports: [{name: metrics, containerPort: 9102}]
+                            """),
+              service("metrics", "mesh", {"app": "metrics"},
+                      ports="[{name: metrics, port: 9102, targetPort: metrics}]")], []),
+    Scenario("target-port-not-exposed",
+             "targetPort 8080, but the container declares and probes port 3000.",
+             "docs", "docs",
+             [deployment("docs", "docs", {"app": "docs"},
+                         ports="[{containerPort: 3000}]", probe="{tcpSocket: {port: 3000}}"),
+              service("docs", "docs", {"app": "docs"}, ports="[{port: 80, targetPort: 8080}]")],
+             ["target-port-not-exposed"]),
+    Scenario("protocol-mismatch",
+             "The Service exposes 5353/TCP while the pods declare 5353 only as UDP.",
+             "infra", "mdns",
+             [deployment("mdns", "infra", {"app": "mdns"},
+                         ports="[{containerPort: 5353, protocol: UDP}, {name: health, containerPort: 8081}]",
+                         probe="{httpGet: {path: /health, port: health}}"),
+              service("mdns", "infra", {"app": "mdns"}, ports="[{port: 5353, targetPort: 5353}]")],
+             ["port-protocol-mismatch"]),
+    Scenario("multiport-second-broken",
+             "Two ports: http resolves, but targetPort metrics is not declared by the pods.",
+             "catalog", "catalog",
+             [deployment("catalog", "catalog", {"app": "catalog"}),
+              service("catalog", "catalog", {"app": "catalog"},
+                      ports="[{name: http, port: 80, targetPort: http}, "
+                            "{name: metrics, port: 9100, targetPort: metrics}]")],
+             ["target-port-name-not-found"]),
+]
+
+BY_NAME = {s.name: s for s in SCENARIOS}
+
+
+def prepare(cp: Any) -> None:
+    """Nodes every scenario can use (idempotent)."""
+    for name, ip in NODES:
+        try:
+            cp.get_node(name)
+        except Exception:
+            cp.add_node(name, ip=ip)
+    for name, _ in NODES:
+        cp.wait_for_node(name)
+
+
+def run(cp: Any, sc: Scenario, timeout: float = 90) -> None:
+    """Create the scenario's objects and wait until the controllers have caught up."""
+    if sc.name == "node-notready":
+        _add_node_d(cp)
+    for ns in [sc.namespace, *sc.namespaces]:
+        if cp.kubectl("get", "namespace", ns, check=False).returncode != 0:
+            cp.create_namespace(ns)
+    cp.kubectl("apply", "-f", "-", input="\n---\n".join(sc.manifests))
+    if sc.setup is not None:
+        sc.setup(cp, sc)
+    else:
+        cp.wait_until(lambda: _all_pods_running(cp, sc) if sc.namespaces or _has_workload(sc)
+                      else True, timeout=timeout, what=f"{sc.name}: pods running")
+    cp.wait_until(lambda: _slices_settled(cp, sc) and (sc.settled is None or sc.settled(cp, sc)),
+                  timeout=timeout, what=f"{sc.name}: EndpointSlices settled")
+    time.sleep(0.5)  # let the last events land
+
+
+def _has_workload(sc: Scenario) -> bool:
+    return any("kind: Deployment" in m for m in sc.manifests)
