@@ -196,13 +196,18 @@ def _why_not_ready(ev: Evidence, pods: list[Obj]) -> tuple[dict, list[Ref]]:
         refs.append(Ref.event(best, ev))
         first, last = kube.event_first_seen(best), kube.event_last_seen(best)
         facts.update({
-            "last_failure": kube.event_message(best), "last_failure_reason": best.get("reason"),
             "last_failure_pod": kube.event_involved(best).get("name"),
             "last_failure_count": kube.event_count(best),
             "last_failure_span": ev.age(first) if first else "",
             "last_failure_age": ev.age(last),
-            "probe_failure": kube.event_message(best) if best in probe else "",
+            "last_failure_when": (f"{kube.event_count(best)} times over {ev.age(first)}"
+                                  if kube.event_count(best) > 1 and first else f"once, {ev.age(last)} ago"),
         })
+        # Exactly one of these: the playbook words a probe failure and any other warning differently.
+        if best in probe:
+            facts["probe_failure"] = kube.event_message(best)
+        else:
+            facts.update({"warning": kube.event_message(best), "warning_reason": best.get("reason")})
     if not ev.was_collected("Event"):
         facts["events_not_collected"] = "yes"
     return facts, refs
@@ -219,7 +224,7 @@ def readiness(ev: Evidence) -> Iterator[Finding]:
     ready = [p for p in live if kube.pod_ready(p)]
     unready = [p for p in live if not kube.pod_ready(p)]
     base = {"selector": kube.format_selector(ev.selector), "selected": len(pods),
-            "ready": len(ready), "terminating": len(terminating)}
+            "ready": len(ready), "terminating": len(terminating) or ""}
     cause = "endpoints-on-notready-node" if unready and all(
         _node_not_ready(ev, p) for p in unready) else None
     if not live:

@@ -25,6 +25,8 @@ from .errors import UsageError
 from .findings import Finding, FixStep
 
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+# One left-to-right pass: "{{" and "}}" are literal braces, "{name}" a placeholder.
+_TOKEN = re.compile(r"\{\{|\}\}|\{([a-z_][a-z0-9_]*)\}")
 KEYS = {"id", "title", "explanation", "why", "fix", "links"}
 
 
@@ -42,15 +44,16 @@ def fill(template: str, facts: dict[str, Any]) -> str | None:
 
     def sub(m: re.Match[str]) -> str:
         nonlocal missing
+        if m.group(1) is None:
+            return m.group(0)[0]
         value = facts.get(m.group(1))
         if value is None or value == "" or value == [] or value == {}:
             missing = True
             return m.group(0)
         return format_value(value)
 
-    # "{{" and "}}" are literal braces (kubectl jsonpath in commands).
-    out = PLACEHOLDER.sub(sub, template.replace("{{", "\x00").replace("}}", "\x01"))
-    return None if missing else out.replace("\x00", "{").replace("\x01", "}")
+    out = _TOKEN.sub(sub, template)
+    return None if missing else out
 
 
 def placeholders(playbook: dict[str, Any]) -> set[str]:

@@ -48,6 +48,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -579,6 +580,10 @@ class ControlPlane:
         ``node_monitor_grace_period``: seconds without a renewal before KCM calls a node
         Unknown; ``keep``: leave the temp dir (default: ``$SVCDOCTOR_KEEP_CP=1``);
         ``extra_args``: more flags per component name, e.g. ``{"kube-apiserver": [...]}``."""
+        if node_monitor_grace_period < node_lease_seconds / 4 * 3:
+            # kwok renews every lease/4 s; fewer than 3 chances per grace period invites
+            # spurious NotReady nodes on a busy machine.
+            raise ValueError("node_monitor_grace_period must be at least 3/4 of node_lease_seconds")
         self.binaries = bin_dir or default_bin_dir()
         self.node_lease_seconds = node_lease_seconds
         self.node_monitor_grace_period = node_monitor_grace_period
@@ -805,7 +810,7 @@ class ControlPlane:
                     self._api_client.close()
                 self._api_client = None
             _live.discard(self)
-            if self.workdir is not None and self.workdir.exists():
+            if self.workdir is not None and self.workdir.exists() and children:
                 if self.keep:
                     print(f"svcdoctor control plane: kept {self.workdir} ({KEEP_ENV} set)", file=sys.stderr)
                 else:
@@ -824,6 +829,10 @@ class ControlPlane:
         raise KeyError(component)
 
     # ---- waiting
+
+    def check_alive(self) -> None:
+        """Raise ControlPlaneError (with the log tail) if any component has exited."""
+        self._check_children()
 
     def _check_children(self) -> None:
         for c in self._children:
@@ -1093,29 +1102,67 @@ class ControlPlane:
 
     # ---- audit
 
-    def audit_events(self, *, user: str | None = None, verbs: Iterable[str] | None = None, stage: str | None = "ResponseComplete") -> list[dict[str, Any]]:
+    def audit_events(
+        self,
+        *,
+        user: str | None = None,
+        verbs: Iterable[str] | None = None,
+        stage: str | None = "ResponseComplete",
+        barrier: bool = True,
+    ) -> list[dict[str, Any]]:
         """Parsed audit events (Metadata level), optionally filtered by username, verbs and stage.
 
-        The log is written as requests complete; call after the requests of interest
-        have returned (allow a moment for the final ResponseComplete line).
+        The apiserver writes an event just *after* the response goes out, so by default a
+        marker request is sent first and the log read once the marker shows up: every
+        request that had returned before the call is then in the log.
         """
         if self.audit_log is None:
             raise ControlPlaneError("control plane not started")
+        if barrier:
+            self._audit_barrier()
         verb_set = set(verbs) if verbs is not None else None
         events: list[dict[str, Any]] = []
+        for ev in self._read_audit():
+            if stage is not None and ev.get("stage") != stage:
+                continue
+            if user is not None and (ev.get("user") or {}).get("username") != user:
+                continue
+            if verb_set is not None and ev.get("verb") not in verb_set:
+                continue
+            events.append(ev)
+        return events
+
+    def _audit_lines(self, offset: int = 0) -> Iterator[str]:
+        assert self.audit_log is not None
         with contextlib.suppress(FileNotFoundError), open(self.audit_log, encoding="utf-8") as f:
+            f.seek(offset)
             for line in f:
                 if not line.endswith("\n"):
-                    break  # a line still being written
-                ev = json.loads(line)
-                if stage is not None and ev.get("stage") != stage:
-                    continue
-                if user is not None and (ev.get("user") or {}).get("username") != user:
-                    continue
-                if verb_set is not None and ev.get("verb") not in verb_set:
-                    continue
-                events.append(ev)
-        return events
+                    return  # a line still being written
+                yield line
+
+    def _read_audit(self) -> Iterator[dict[str, Any]]:
+        for line in self._audit_lines():
+            yield json.loads(line)
+
+    def _audit_barrier(self, timeout: float = 10.0) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        assert self.audit_log is not None
+        marker = f"svcdoctor-audit-barrier-{uuid.uuid4().hex[:12]}"
+        try:
+            offset = self.audit_log.stat().st_size
+        except FileNotFoundError:
+            offset = 0
+        with contextlib.suppress(ApiException):  # 404 is expected; only the audit line matters
+            self.core_v1().read_namespaced_config_map(marker, "default")
+        # Only scan what was appended since; the log grows by MBs over a long session.
+        self.wait_until(
+            lambda: any(marker in line and '"ResponseComplete"' in line for line in self._audit_lines(offset)),
+            timeout,
+            interval=0.05,
+            what="audit barrier",
+        )
 
     def mutating_requests(self, user: str, *, include_reviews: bool = False) -> list[dict[str, Any]]:
         """Every create/update/patch/delete/deletecollection the user issued, whatever the

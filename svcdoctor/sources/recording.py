@@ -9,6 +9,8 @@ Format (YAML; documented in docs/recordings.md)::
       recordedAt: "2026-11-24T10:00:00Z"   # ages in the report are measured from here
       source: "kube-apiserver v1.36.3 (svcdoctor record)"
       description: "..."                   # optional, free text
+      digest: "sha256:..."                 # of items; a truncated or edited file is refused
+                                           # (hand-written recordings leave it out)
     collected: [Service, EndpointSlice, Pod, Event, Node]   # kinds the source listed
     gaps: [{what: ..., reason: ..., kind: ...}]           # reads that failed (403, ...)
     probes: []                                            # probe outcomes, replayed as is
@@ -18,6 +20,8 @@ Format (YAML; documented in docs/recordings.md)::
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
 from datetime import datetime, timezone
@@ -57,8 +61,12 @@ def evidence_from_recording(doc: dict[str, Any], where: str, name: str | None = 
         gaps = [Gap(str(g["what"]), str(g["reason"]), str(g.get("kind", ""))) for g in doc.get("gaps") or []]
         collected = {str(k) for k in doc.get("collected") or {i["kind"] for i in items}}
         probes = list(doc.get("probes") or [])
+        want = meta.get("digest")
     except (KeyError, TypeError, AttributeError) as exc:
         raise SourceError(f"{where}: corrupt recording ({exc.__class__.__name__}: {exc})") from exc
+    if want is not None and want != digest(items):
+        raise SourceError(f"{where}: corrupt recording (its items do not match metadata.digest: "
+                          "truncated or edited; delete the digest line to accept hand edits)")
     if name is not None and (name != tgt.name or (namespace or tgt.namespace) != tgt.namespace):
         raise UsageError(f"{where} is a recording of {tgt}, not "
                          f"{namespace or tgt.namespace}/{name}")
@@ -85,7 +93,13 @@ def recording_document(evidence: Evidence, *, source: str, description: str = ""
     if expect:
         doc["expect"] = expect
     doc["items"] = [redact_object(o) for o in evidence.items]
+    meta["digest"] = digest(doc["items"])
     return doc
+
+
+def digest(items: list[Any]) -> str:
+    canonical = json.dumps(items, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def write_atomic(path: Path, text: str, force: bool = False) -> None:

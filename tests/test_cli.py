@@ -1,0 +1,143 @@
+"""The installed CLI, run as a user runs it: exit codes, one-line errors, formats, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REC = ROOT / "recordings"
+
+
+def run(*args: str, env: dict | None = None, prog: str = "svcdoctor") -> subprocess.CompletedProcess:
+    exe = shutil.which(prog)
+    assert exe, f"{prog} is not installed (pip install -e .)"
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=60,
+                          env=env or {**os.environ, "NO_COLOR": "1"})
+
+
+def one_line_error(proc: subprocess.CompletedProcess) -> str:
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_demo_on_a_fresh_machine(no_cluster_env):
+    """README's first command: no cluster configured → the bundled recording is diagnosed."""
+    proc = run("diagnose", env=no_cluster_env)
+    assert proc.returncode == 2
+    assert "CRITICAL: Selector app=web-api matches no pod in namespace shop" in proc.stdout
+    assert "kubectl -n shop patch service web-api" in proc.stdout
+    assert "no cluster configured" in proc.stderr
+    listing = run("demo", "--list", env=no_cluster_env)
+    assert listing.returncode == 0 and "readiness-failing" in listing.stdout
+
+
+def test_kubectl_plugin_name_works_the_same():
+    proc = run("diagnose", "svc/web-api", "-n", "shop", "--from", str(REC / "selector-typo.yaml"),
+               prog="kubectl-svcdoctor")
+    assert proc.returncode == 2 and "selector-matches-no-pods" in proc.stdout
+
+
+def test_json_output_schema():
+    proc = run("diagnose", "--from", str(REC / "node-notready.yaml"), "-o", "json")
+    assert proc.returncode == 2
+    doc = json.loads(proc.stdout)
+    assert doc["target"] == "reports/reports" and doc["verdict"].startswith("CRITICAL")
+    first, second = doc["findings"][:2]
+    for f in (first, second):
+        assert set(f) >= {"id", "severity", "title", "explanation", "facts", "evidence", "fix", "caused_by"}
+        assert all({"kind", "object", "text"} <= set(r) for r in f["evidence"])
+        assert all(step["text"] for step in f["fix"])
+    assert (first["id"], first["caused_by"]) == ("endpoints-on-notready-node", None)
+    assert (second["id"], second["caused_by"]) == ("no-ready-endpoints", "endpoints-on-notready-node")
+    assert first["facts"]["nodes"] == ["node-d"]
+
+
+def test_markdown_output():
+    proc = run("diagnose", "--from", str(REC / "target-port-name-missing.yaml"), "-o", "markdown")
+    assert proc.returncode == 2
+    assert proc.stdout.startswith("## svcdoctor: Service `blog/blog`")
+    assert "`target-port-name-not-found`" in proc.stdout and "```sh" in proc.stdout
+
+
+def test_exit_codes_by_severity():
+    assert run("diagnose", "--from", str(REC / "healthy-clusterip.yaml")).returncode == 0
+    assert run("diagnose", "--from", str(REC / "some-not-ready.yaml")).returncode == 1
+    assert run("diagnose", "--from", str(REC / "selector-typo.yaml")).returncode == 2
+
+
+def test_text_report_has_no_colour_when_piped():
+    proc = run("diagnose", "--from", str(REC / "selector-typo.yaml"), env={**os.environ})
+    assert "\x1b[" not in proc.stdout
+
+
+@pytest.mark.parametrize("args, code, needle", [
+    (["diagnose", "deploy/web", "--from", "x.yaml"], 3, "svcdoctor diagnoses Services"),
+    (["diagnose", "svc/", "--from", "x.yaml"], 3, "the Service name is missing"),
+    (["diagnose", "svc/Web_1", "--from", "x.yaml"], 3, "not a valid Service name"),
+    (["diagnose", "svc/a/b", "--from", "x.yaml"], 3, "malformed target"),
+    (["diagnose", "--bogus"], 3, "unrecognized arguments"),
+    (["diagnose", "svc/web", "-n", "Bad_NS", "--from", "x.yaml"], 3, "not a valid namespace"),
+    (["diagnose", "svc/web", "--from", "/nonexistent.yaml"], 4, "no such file"),
+    (["demo", "nope"], 3, "no bundled recording"),
+])
+def test_bad_input_one_line_nonzero(args, code, needle):
+    proc = run(*args)
+    assert proc.returncode == code
+    assert needle in one_line_error(proc)
+
+
+def test_target_not_in_input_suggests(tmp_path):
+    proc = run("diagnose", "svc/web-apii", "-n", "shop", "--from", str(REC / "selector-typo.yaml"))
+    assert proc.returncode == 3 and "recording of shop/web-api" in one_line_error(proc)
+
+
+def test_corrupt_recording(tmp_path):
+    bad = tmp_path / "rec.yaml"
+    bad.write_text((REC / "selector-typo.yaml").read_text()[:700])  # cut mid-way
+    proc = run("diagnose", "--from", str(bad))
+    assert proc.returncode == 4 and str(bad) in one_line_error(proc)
+
+
+def test_no_kubeconfig(no_cluster_env):
+    proc = run("diagnose", "svc/web", "-n", "shop", env=no_cluster_env)
+    assert proc.returncode == 4 and "no cluster configured" in one_line_error(proc)
+
+
+def test_playbook_override(tmp_path):
+    (tmp_path / "mine.yaml").write_text(
+        "id: selector-matches-no-pods\n"
+        "links: [https://runbooks.example.internal/k8s/selectors]\n")
+    proc = run("diagnose", "--from", str(REC / "selector-typo.yaml"), "--playbooks", str(tmp_path))
+    assert "https://runbooks.example.internal/k8s/selectors" in proc.stdout
+    assert "Selector app=web-api matches no pod" in proc.stdout  # the rest is still built in
+    (tmp_path / "broken.yaml").write_text("id: x\nbogus: 1\n")
+    proc = run("diagnose", "--from", str(REC / "selector-typo.yaml"), "--playbooks", str(tmp_path))
+    assert proc.returncode == 3 and "unknown keys" in one_line_error(proc)
+
+
+def test_disable_a_check():
+    proc = run("diagnose", "--from", str(REC / "selector-typo.yaml"), "--disable", "backends.selector")
+    assert proc.returncode == 0
+
+
+def test_record_refuses_to_overwrite_and_writes_atomically(tmp_path):
+    out = tmp_path / "r.yaml"
+    out.write_text("keep me")
+    proc = run("record", "svc/web-api", "-n", "shop", "--from", str(REC / "selector-typo.yaml"),
+               "-o", str(out))
+    assert proc.returncode == 3 and "--force" in one_line_error(proc)
+    assert out.read_text() == "keep me"
+    proc = run("record", "svc/web-api", "-n", "shop", "--from", str(REC / "selector-typo.yaml"),
+               "-o", str(out), "--force")
+    assert proc.returncode == 0, proc.stderr
+    replay = run("diagnose", "--from", str(out), "-o", "json")
+    assert [f["id"] for f in json.loads(replay.stdout)["findings"]] == ["selector-matches-no-pods"]
+    assert [p.name for p in tmp_path.iterdir()] == ["r.yaml"]  # no temp file left behind
