@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 REC = ROOT / "recordings"
 
 
 def run(*args: str, env: dict | None = None, prog: str = "svcdoctor") -> subprocess.CompletedProcess:
-    exe = shutil.which(prog)
-    assert exe, f"{prog} is not installed (pip install -e .)"
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run([cli(prog), *args], capture_output=True, text=True, timeout=60,
                           env=env or {**os.environ, "NO_COLOR": "1"})
 
 
@@ -31,7 +29,7 @@ def one_line_error(proc: subprocess.CompletedProcess) -> str:
 def test_demo_on_a_fresh_machine(no_cluster_env):
     """README's first command: no cluster configured → the bundled recording is diagnosed."""
     proc = run("diagnose", env=no_cluster_env)
-    assert proc.returncode == 2
+    assert proc.returncode == 0  # the demo succeeded; its verdict is about a recording
     assert "CRITICAL: Selector app=web-api matches no pod in namespace shop" in proc.stdout
     assert "kubectl -n shop patch service web-api" in proc.stdout
     assert "no cluster configured" in proc.stderr

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import cli
 
 from svcdoctor import hookspecs, registry
 
@@ -43,7 +44,7 @@ def install_fake_distribution(site: Path, module: str, source: str) -> None:
 
 def run(site: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(site), "NO_COLOR": "1"}
-    return subprocess.run(["svcdoctor", *args], capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run([cli(), *args], capture_output=True, text=True, env=env, timeout=60)
 
 
 def test_third_party_plugin_finding_reaches_the_report(tmp_path):
