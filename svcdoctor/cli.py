@@ -25,6 +25,22 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def _duration(text: str) -> float:
+    """kubectl-style durations: 30, 30s, 2m, 500ms."""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0}
+    for suffix, factor in units.items():
+        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
+            value = float(text[: -len(suffix)]) * factor
+            break
+    else:
+        if not text.replace(".", "", 1).isdigit():
+            raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 10s, 1m)")
+        value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("the timeout must be positive")
+    return value
+
+
 def _add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", choices=sorted(RENDERERS), default="text",
                    help="report format (default: text)")
@@ -39,6 +55,8 @@ def _add_cluster(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--namespace", help="namespace of the Service")
     p.add_argument("--context", help="kubeconfig context to use")
     p.add_argument("--kubeconfig", help="path to the kubeconfig file")
+    p.add_argument("--request-timeout", type=_duration, metavar="DURATION",
+                   help="per-request timeout, e.g. 10s or 1m (default 20s)")
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -152,7 +170,8 @@ def _evidence(args: argparse.Namespace, name: str | None, namespace: str | None)
                            "not running in a pod; use --kubeconfig, or --from FILE for offline input")
     from .sources.live import evidence_from_cluster
 
-    return evidence_from_cluster(name, namespace, context=args.context, kubeconfig=args.kubeconfig)
+    return evidence_from_cluster(name, namespace, context=args.context, kubeconfig=args.kubeconfig,
+                                 timeout=args.request_timeout)
 
 
 def _record(args: argparse.Namespace) -> int:

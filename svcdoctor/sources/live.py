@@ -63,6 +63,7 @@ class Client:
 
     api: Any
     host: str
+    read_timeout: float = READ_TIMEOUT
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,7 +93,7 @@ class Client:
     def _raw_get(self, url: str) -> tuple[int, Any, bytes]:
         """One GET through the official client, whichever generation of it is installed."""
         headers = {"Accept": "application/json"}
-        timeout = (CONNECT_TIMEOUT, READ_TIMEOUT)
+        timeout = (min(CONNECT_TIMEOUT, self.read_timeout), self.read_timeout)
         if hasattr(self.api, "param_serialize"):  # kubernetes >= 35 (new generator)
             method, full, hdrs, _, _ = self.api.param_serialize(
                 "GET", url, header_params=headers, auth_settings=["BearerToken"])
@@ -141,8 +142,8 @@ class Client:
                                 "(certificate not trusted for this address); check the kubeconfig's "
                                 "certificate-authority")
         if "timed out" in text.lower() or "Timeout" in type(exc).__name__:
-            return ClusterError(f"the API server at {self.host} did not answer within "
-                                f"{CONNECT_TIMEOUT:.0f}s/{READ_TIMEOUT:.0f}s (connect/read)")
+            return ClusterError(f"the API server at {self.host} did not answer {what} within "
+                                f"{self.read_timeout:g}s")
         if "refused" in text.lower():
             return ClusterError(f"cannot reach the API server at {self.host}: connection refused")
         return ClusterError(f"cannot reach the API server at {self.host}: {_short(text)}")
@@ -160,7 +161,8 @@ def _short(text: str) -> str:
     return text.strip().splitlines()[-1][:300] if text.strip() else "unknown error"
 
 
-def connect(context: str | None = None, kubeconfig: str | None = None) -> tuple[Client, str]:
+def connect(context: str | None = None, kubeconfig: str | None = None,
+            timeout: float | None = None) -> tuple[Client, str]:
     """A client and the default namespace, from kubeconfig or the in-cluster service account."""
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
@@ -185,12 +187,12 @@ def connect(context: str | None = None, kubeconfig: str | None = None) -> tuple[
         where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         raise ClusterError(f"cannot load the cluster configuration from {where}: {_short(str(exc))}") from exc
     cfg.retries = 0  # connection errors fail fast; our own loop retries 429/5xx
-    return Client(k8s_client.ApiClient(cfg), cfg.host), namespace
+    return Client(k8s_client.ApiClient(cfg), cfg.host, timeout or READ_TIMEOUT), namespace
 
 
 def evidence_from_cluster(name: str, namespace: str | None, *, context: str | None = None,
-                          kubeconfig: str | None = None) -> Evidence:
-    client, default_ns = connect(context, kubeconfig)
+                          kubeconfig: str | None = None, timeout: float | None = None) -> Evidence:
+    client, default_ns = connect(context, kubeconfig, timeout)
     return collect(client, Target(namespace or default_ns, name), source_host=client.host)
 
 

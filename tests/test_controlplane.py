@@ -1,0 +1,358 @@
+"""Tier 3: svcdoctor against a real kube-apiserver, run as a user runs it.
+
+The control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) is
+built from Go modules and started on loopback by the ``cp`` fixture. Every scenario is
+created through the API and diagnosed by the installed CLI; faults (unreachable server,
+bad certificate, bad token, 403, 429/500, a server that hangs) are real too: a real
+socket, a real TLS handshake, a real RBAC denial, a real HTTP proxy in front of the
+apiserver that injects status codes.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+import scenarios
+from helpers import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SA_USER = "system:serviceaccount:svcdoctor:svcdoctor"
+
+
+def svcdoctor(*args: str, kubeconfig: Path | str | None = None, timeout: float = 90,
+              prog: str = "svcdoctor", env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NO_COLOR": "1", **(env_extra or {})}
+    if kubeconfig is not None:
+        env["KUBECONFIG"] = str(kubeconfig)
+    return subprocess.run([cli(prog), *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def ids(proc: subprocess.CompletedProcess) -> list[str]:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    doc = json.loads(proc.stdout)
+    return sorted(f["id"] for f in doc["findings"] if f["id"] != "could-not-verify")
+
+
+def one_line(proc: subprocess.CompletedProcess) -> str:
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def ran(cp):
+    """Scenarios already created on the control plane (each once per session)."""
+    done: set[str] = set()
+
+    def ensure(name: str) -> scenarios.Scenario:
+        sc = scenarios.BY_NAME[name]
+        if name not in done:
+            scenarios.run(cp, sc)
+            done.add(name)
+        return sc
+    return ensure
+
+
+@pytest.mark.parametrize("name", [s.name for s in scenarios.SCENARIOS])
+def test_scenario_diagnosed_live(cp, ran, name):
+    sc = ran(name)
+    proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json",
+                     kubeconfig=cp.kubeconfig)
+    assert ids(proc) == sorted(sc.expect)
+    assert proc.returncode == (0 if not sc.expect else proc.returncode)
+    assert json.loads(proc.stdout)["source"].startswith(f"cluster {cp.server}")
+
+
+def test_loadbalancer_without_implementation_is_really_pending(cp):
+    """No cloud controller, no MetalLB: the apiserver allocates NodePorts and nothing more."""
+    cp.create_namespace("edge")
+    cp.kubectl("apply", "-f", "-", input=scenarios.service(
+        "gateway", "edge", {"app": "gateway"}, extra="type: LoadBalancer\n"))
+    cp.kubectl("apply", "-f", "-", input=scenarios.service(
+        "local", "edge", {"app": "gateway"},
+        extra="type: LoadBalancer\nexternalTrafficPolicy: Local\n"))
+    time.sleep(2)
+    proc = svcdoctor("diagnose", "svc/gateway", "-n", "edge", "-o", "json", kubeconfig=cp.kubeconfig)
+    svc = json.loads(proc.stdout)["service"]
+    assert svc["type"] == "LoadBalancer" and 30000 <= svc["ports"][0]["nodePort"] <= 32767
+    raw = json.loads(cp.kubectl("-n", "edge", "get", "svc", "gateway", "-o", "json").stdout)
+    assert raw["status"]["loadBalancer"] == {}  # pending, for real
+    local = json.loads(cp.kubectl("-n", "edge", "get", "svc", "local", "-o", "json").stdout)
+    assert 30000 <= local["spec"]["healthCheckNodePort"] <= 32767
+
+
+def test_kubectl_plugin_discovery(cp, ran, tmp_path):
+    """`kubectl svcdoctor …` through kubectl's own plugin lookup on PATH."""
+    sc = ran("selector-typo")
+    kubectl = Path(cp.bin_dir) / "kubectl"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "kubectl-svcdoctor").symlink_to(cli("kubectl-svcdoctor"))
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "NO_COLOR": "1"}
+    proc = subprocess.run([str(kubectl), "--kubeconfig", str(cp.kubeconfig), "svcdoctor", "diagnose",
+                           f"svc/{sc.service}", "-n", sc.namespace, "-o", "json"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert ids(proc) == ["selector-matches-no-pods"], proc.stderr
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_kubectl_get_all_namespaces_as_input(cp, ran, tmp_path, fmt):
+    """The issue's offline path: `kubectl get svc,endpointslices,endpoints,pods,events,nodes -A -o yaml`."""
+    sc = ran("selector-typo")
+    ran("pods-in-other-namespace")
+    dump = cp.kubectl("get", "svc,endpointslices,endpoints,pods,events,nodes", "-A", "-o", fmt).stdout
+    f = tmp_path / f"all.{fmt}"
+    f.write_text(dump)
+    proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "--from", str(f), "-o", "json")
+    assert ids(proc) == ["selector-matches-no-pods"]
+    other = svcdoctor("diagnose", "svc/payments", "-n", "frontend", "--from", str(f), "-o", "json")
+    assert ids(other) == ["selector-matches-no-pods", "selector-pods-in-other-namespace"]
+
+
+def test_cluster_info_dump_as_input(cp, ran, tmp_path):
+    sc = ran("readiness-failing")
+    out = tmp_path / "dump"
+    cp.kubectl("cluster-info", "dump", "--namespaces", sc.namespace, "--output-directory", str(out))
+    proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "--from", str(out), "-o", "json")
+    assert ids(proc) == ["no-ready-endpoints"]
+    finding = json.loads(proc.stdout)["findings"][0]
+    assert "Readiness probe failed" in finding["explanation"]
+
+
+# --- permissions --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def reader_kubeconfig(cp, tmp_path_factory):
+    """svcdoctor's shipped read-only ServiceAccount (deploy/rbac.yaml), as a kubeconfig."""
+    cp.kubectl("apply", "-f", str(ROOT / "deploy" / "rbac.yaml"))
+    token = cp.create_token("svcdoctor", "svcdoctor", create_service_account=False)
+    return cp.kubeconfig_for_token(token, tmp_path_factory.mktemp("sa") / "kubeconfig")
+
+
+def test_read_only_service_account_issues_no_write_and_at_most_8_requests(cp, ran, reader_kubeconfig):
+    for name in ("selector-typo", "readiness-failing", "pods-in-other-namespace"):
+        sc = ran(name)
+        before = len(cp.audit_events(user=SA_USER))
+        proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json",
+                         kubeconfig=reader_kubeconfig)
+        assert ids(proc) == sorted(sc.expect)
+        assert not [f for f in json.loads(proc.stdout)["findings"] if f["id"] == "could-not-verify"]
+        requests = cp.audit_events(user=SA_USER)[before:]
+        assert 1 <= len(requests) <= 8, [e["requestURI"] for e in requests]
+        assert {e["verb"] for e in requests} <= {"get", "list"}
+        assert not any("secrets" in e["requestURI"] for e in requests)
+    assert cp.mutating_requests(SA_USER) == []
+
+
+def test_record_from_the_live_cluster_as_the_reader(cp, ran, reader_kubeconfig, tmp_path):
+    sc = ran("some-not-ready")
+    out = tmp_path / "rec.yaml"
+    proc = svcdoctor("record", f"svc/{sc.service}", "-n", sc.namespace, "-o", str(out),
+                     kubeconfig=reader_kubeconfig)
+    assert proc.returncode == 0, proc.stderr
+    doc = yaml.safe_load(out.read_text())
+    assert all("managedFields" not in o["metadata"] for o in doc["items"])
+    assert ids(svcdoctor("diagnose", "--from", str(out), "-o", "json")) == ["some-endpoints-not-ready"]
+    assert cp.mutating_requests(SA_USER) == []
+
+
+def _limited_kubeconfig(cp, tmp_path, name: str, rules: list[dict]) -> Path:
+    """A ServiceAccount with exactly these RBAC rules in namespace shop."""
+    cp.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "shop"}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": {"name": name, "namespace": "shop"}, "rules": rules},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": name, "namespace": "shop"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "shop"}]},
+    ]))
+    token = cp.create_token("shop", name, create_service_account=False)
+    return cp.kubeconfig_for_token(token, tmp_path / f"{name}.kubeconfig")
+
+
+def test_forbidden_reads_are_could_not_verify_never_missing(cp, ran, tmp_path):
+    sc = ran("selector-typo")
+    kc = _limited_kubeconfig(cp, tmp_path, "svc-only", [
+        {"apiGroups": [""], "resources": ["services"], "verbs": ["get"]}])
+    proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json", kubeconfig=kc)
+    assert proc.returncode == 0, proc.stderr  # nothing proven wrong
+    doc = json.loads(proc.stdout)
+    assert ids(proc) == []  # no "matches no pods" claim without being allowed to list pods
+    unknown = " ".join(f["explanation"] for f in doc["findings"] if f["id"] == "could-not-verify")
+    for what in ("list pods in namespace shop", "list nodes", "list events in namespace shop",
+                 "list endpointslices in namespace shop"):
+        assert what in unknown and "403" in unknown
+
+
+def test_service_itself_forbidden_is_one_line(cp, ran, tmp_path):
+    sc = ran("selector-typo")
+    kc = _limited_kubeconfig(cp, tmp_path, "nothing", [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}])
+    proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, kubeconfig=kc)
+    assert proc.returncode == 4
+    assert "not allowed to read Service shop/web-api" in one_line(proc)
+
+
+def test_not_found_suggests_close_names(cp, ran):
+    ran("selector-typo")
+    proc = svcdoctor("diagnose", "svc/web-apj", "-n", "shop", kubeconfig=cp.kubeconfig)
+    assert proc.returncode == 3 and "did you mean 'web-api'" in one_line(proc)
+    proc = svcdoctor("diagnose", "svc/web", "-n", "shpo", kubeconfig=cp.kubeconfig)
+    assert proc.returncode == 3 and "namespace 'shpo' not found; did you mean 'shop'" in one_line(proc)
+
+
+# --- transport faults: real sockets, real TLS, a real fault-injecting proxy ----------------
+
+def _kubeconfig(path: Path, server: str, *, ca: str | None = None, token: str | None = None,
+                insecure: bool = False) -> Path:
+    cluster = {"server": server}
+    if ca:
+        cluster["certificate-authority"] = ca
+    if insecure:
+        cluster["insecure-skip-tls-verify"] = True
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "t",
+        "clusters": [{"name": "t", "cluster": cluster}],
+        "users": [{"name": "t", "user": {"token": token} if token else {}}],
+        "contexts": [{"name": "t", "context": {"cluster": "t", "user": "t"}}]}))
+    return path
+
+
+def test_connection_refused(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    kc = _kubeconfig(tmp_path / "kc", f"https://127.0.0.1:{port}", insecure=True, token="x")
+    t = time.monotonic()
+    proc = svcdoctor("diagnose", "svc/web", "-n", "shop", kubeconfig=kc)
+    assert proc.returncode == 4 and "connection refused" in one_line(proc)
+    assert time.monotonic() - t < 30
+
+
+def test_server_that_never_answers(tmp_path):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)  # accepts (kernel backlog) and never says a word
+    try:
+        kc = _kubeconfig(tmp_path / "kc", f"https://127.0.0.1:{srv.getsockname()[1]}", insecure=True, token="x")
+        proc = svcdoctor("diagnose", "svc/web", "-n", "shop", "--request-timeout", "2s", kubeconfig=kc)
+        assert proc.returncode == 4 and "did not answer" in one_line(proc)
+    finally:
+        srv.close()
+
+
+def test_untrusted_certificate(cp, tmp_path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    import datetime as dt
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "some-other-ca")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    ca = tmp_path / "other-ca.crt"
+    ca.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    kc = _kubeconfig(tmp_path / "kc", cp.server, ca=str(ca), token="x")
+    proc = svcdoctor("diagnose", "svc/web", "-n", "shop", kubeconfig=kc)
+    assert proc.returncode == 4 and "TLS verification" in one_line(proc)
+
+
+def test_invalid_token_is_401(cp, tmp_path):
+    kc = cp.kubeconfig_for_token("not-a-real-token", tmp_path / "kc")
+    proc = svcdoctor("diagnose", "svc/web", "-n", "shop", kubeconfig=kc)
+    assert proc.returncode == 4 and "401 Unauthorized" in one_line(proc)
+
+
+class FaultProxy:
+    """Plain-HTTP reverse proxy on loopback in front of the real apiserver (as admin).
+
+    ``faults`` maps a status code to how many requests per path get it before the real
+    answer passes through (None: every request)."""
+
+    def __init__(self, cp, status: int, times: int | None, retry_after: str | None = None):
+        self.seen: list[tuple[str, int]] = []
+        ctx = ssl.create_default_context(cafile=str(cp.ca_cert))
+        ctx.load_cert_chain(str(cp.admin_cert), str(cp.admin_key))
+        upstream = cp.server.removeprefix("https://")
+        counts: dict[str, int] = {}
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                path = self.path.split("?")[0]
+                counts[path] = counts.get(path, 0) + 1
+                if times is None or counts[path] <= times:
+                    proxy.seen.append((path, status))
+                    body = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                       "message": "injected by the test proxy", "code": status}).encode()
+                    self.send_response(status)
+                    if retry_after:
+                        self.send_header("Retry-After", retry_after)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                import http.client
+                conn = http.client.HTTPSConnection(upstream, context=ctx, timeout=10)
+                conn.request("GET", self.path, headers={"Accept": "application/json"})
+                resp = conn.getresponse()
+                data = resp.read()
+                proxy.seen.append((path, resp.status))
+                self.send_response(resp.status)
+                self.send_header("Content-Type", resp.getheader("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_429_is_retried_then_succeeds(cp, ran, tmp_path):
+    sc = ran("selector-typo")
+    proxy = FaultProxy(cp, 429, times=1, retry_after="1")
+    try:
+        kc = _kubeconfig(tmp_path / "kc", proxy.url)
+        proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json", kubeconfig=kc)
+        assert ids(proc) == ["selector-matches-no-pods"]
+        assert sum(1 for _, s in proxy.seen if s == 429) >= 5  # every path was throttled once
+    finally:
+        proxy.close()
+
+
+def test_persistent_500_fails_in_bounded_time(cp, tmp_path):
+    proxy = FaultProxy(cp, 500, times=None)
+    try:
+        kc = _kubeconfig(tmp_path / "kc", proxy.url)
+        t = time.monotonic()
+        proc = svcdoctor("diagnose", "svc/web-api", "-n", "shop", kubeconfig=kc)
+        assert proc.returncode == 4 and "answered 500" in one_line(proc)
+        assert time.monotonic() - t < 30
+    finally:
+        proxy.close()
