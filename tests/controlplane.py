@@ -13,8 +13,9 @@ Test knobs, all genuine API state produced by kwok stages or by the controllers:
   Running pod later). Setting the label to ``"true"`` makes such a pod Ready again.
 * pod label ``svcdoctor.test/hold-terminating: "true"``: once deleted, the pod stays
   Terminating (kwok never issues the final delete). Remove the label to let it go.
-  A finalizer (e.g. ``svcdoctor.test/hold``) also keeps a deleted pod Terminating;
-  kwok never touches finalizers.
+  A finalizer (e.g. ``svcdoctor.test/hold``) also keeps a deleted pod Terminating:
+  kwok's final delete (grace 0) leaves finalizers alone, so the pod stays with
+  ``deletionGracePeriodSeconds: 0`` until the test removes the finalizer.
 * pod label ``svcdoctor.test/kwok-ignore: "true"``: kwok leaves the pod's status
   alone entirely (it stays Pending with no IP unless the test writes status itself).
 * node label ``svcdoctor.test/node-ready: "false"``: kwok, still heartbeating, reports
@@ -46,7 +47,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 import uuid
 import weakref
@@ -147,11 +147,14 @@ def _stage_dir(bin_dir: Path) -> Path:
     if (candidate / "pod" / "fast" / "pod-ready.yaml").is_file():
         return candidate
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        modcache = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True, timeout=30).stdout.strip()
+        go_env = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True, timeout=30)
+        modcache = go_env.stdout.strip()
         candidate = Path(modcache) / f"sigs.k8s.io/kwok@{KWOK_VERSION}" / "kustomize" / "stage"
         if (candidate / "pod" / "fast" / "pod-ready.yaml").is_file():
             return candidate
-    raise ControlPlaneError(f"kwok stage YAMLs not found under {bin_dir.parent / 'stages'}; rerun build-control-plane.sh")
+    raise ControlPlaneError(
+        f"kwok stage YAMLs not found under {bin_dir.parent / 'stages'}; rerun build-control-plane.sh"
+    )
 
 
 # --------------------------------------------------------------------------- PKI
@@ -174,7 +177,9 @@ def _write_pki(d: Path) -> dict[str, _Cert]:
     now = dt.datetime.now(dt.timezone.utc)
 
     def key_pem(key: Any) -> bytes:
-        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        return key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
 
     def save(name: str, cert: x509.Certificate, key: Any) -> _Cert:
         c, k = d / f"{name}.crt", d / f"{name}.key"
@@ -214,7 +219,9 @@ def _write_pki(d: Path) -> dict[str, _Cert]:
     # No client cert is ever issued from it.
     out["front-proxy-ca"] = save("front-proxy-ca", *make_ca("svcdoctor-test-front-proxy-ca"))
 
-    def leaf(subject: x509.Name, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName] | None = None) -> tuple[x509.Certificate, Any]:
+    def leaf(
+        subject: x509.Name, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName] | None = None
+    ) -> tuple[x509.Certificate, Any]:
         key = ec.generate_private_key(ec.SECP256R1())
         b = (
             x509.CertificateBuilder()
@@ -264,7 +271,9 @@ def _write_pki(d: Path) -> dict[str, _Cert]:
     return out
 
 
-def _write_kubeconfig(path: Path, server: str, ca: Path, user: Mapping[str, str], *, name: str, namespace: str | None = None) -> Path:
+def _write_kubeconfig(
+    path: Path, server: str, ca: Path, user: Mapping[str, str], *, name: str, namespace: str | None = None
+) -> Path:
     """Credentials are referenced by path, not embedded: the kubernetes Python client would
     otherwise copy embedded data into files under /tmp, outside the control plane's dir."""
     context: dict[str, str] = {"cluster": "svcdoctor-test", "user": name}
@@ -337,6 +346,26 @@ containerStatuses:
   state:
     running:
       startedAt: {{ $now | Quote }}
+{{ end }}
+initContainerStatuses:
+{{ range .spec.initContainers }}
+- image: {{ .image | Quote }}
+  name: {{ .name | Quote }}
+  ready: {{ if eq .restartPolicy "Always" }}false{{ else }}true{{ end }}
+  restartCount: 0
+  {{ if eq .restartPolicy "Always" }}
+  started: true
+  state:
+    running:
+      startedAt: {{ $now | Quote }}
+  {{ else }}
+  state:
+    terminated:
+      exitCode: 0
+      finishedAt: {{ $now | Quote }}
+      reason: Completed
+      startedAt: {{ $now | Quote }}
+  {{ end }}
 {{ end }}
 {{ if not .status.podIP }}
 {{ $hostIPs := NodeIPsWith .spec.nodeName }}
@@ -561,9 +590,12 @@ def _stop_leftovers() -> None:
 class ControlPlane:
     """etcd + kube-apiserver + kube-controller-manager + kube-scheduler + kwok on 127.0.0.1.
 
-    >>> with ControlPlane() as cp:
-    ...     cp.add_node("node-a", "127.0.0.11")
-    ...     core = cp.core_v1()
+    Usage::
+
+        with ControlPlane() as cp:
+            cp.add_node("node-a", "127.0.0.11")
+            cp.create_namespace("demo")
+            core = cp.core_v1()  # or kubernetes.config.load_kube_config(str(cp.kubeconfig))
     """
 
     def __init__(
@@ -600,6 +632,7 @@ class ControlPlane:
         self._api_client: Any = None
         self._lock = threading.Lock()
         self._next_node_ip = 10
+        self._owns_workdir = False
 
     # ---- availability
 
@@ -618,6 +651,11 @@ class ControlPlane:
             return False, f"control-plane binaries not built ({bin_dir}) and Go is not installed to build them"
         return True, f"binaries will be built with {shutil.which('go')} (several minutes, once)"
 
+    def ensure_binaries(self) -> Path:
+        """Build the binaries if missing (see module ``ensure_binaries``); returns the bin dir."""
+        self.binaries = ensure_binaries(self.binaries)
+        return self.binaries
+
     # ---- lifecycle
 
     def __enter__(self) -> "ControlPlane":
@@ -631,15 +669,24 @@ class ControlPlane:
         if self._children:
             raise ControlPlaneError("already started")
         t0 = time.monotonic()
-        self.binaries = ensure_binaries(self.binaries)
+        self.ensure_binaries()
         stages = build_stages(_stage_dir(self.binaries))
-        self.workdir = Path(tempfile.mkdtemp(prefix="svcdoctor-cp-"))
-        _live.add(self)
-        try:
-            self._start(stages, deadline=time.monotonic() + self.startup_timeout)
-        except BaseException:
-            self.stop()
-            raise
+        for attempt in range(3):
+            self.workdir = Path(tempfile.mkdtemp(prefix="svcdoctor-cp-"))
+            self._owns_workdir = True
+            _live.add(self)
+            try:
+                self._start(stages, deadline=time.monotonic() + self.startup_timeout)
+                break
+            except ControlPlaneError as exc:
+                self.stop()
+                # Free ports are picked then released before the components bind them;
+                # a parallel run can grab one in between. Retry with fresh ports.
+                if "address already in use" not in str(exc) or attempt == 2:
+                    raise
+            except BaseException:
+                self.stop()
+                raise
         self.startup_seconds = time.monotonic() - t0
         return self
 
@@ -658,7 +705,7 @@ class ControlPlane:
             return _write_kubeconfig(w / f"{ident}.kubeconfig", self.server, pki["ca"].cert, user, name=ident)
 
         self.kubeconfig = client_kubeconfig("admin")
-        kcm_kc, sched_kc, kwok_kc = (client_kubeconfig(i) for i in ("kube-controller-manager", "kube-scheduler", "kwok"))
+        kcm_kc, sched_kc, kwok_kc = map(client_kubeconfig, ("kube-controller-manager", "kube-scheduler", "kwok"))
 
         # Metadata level for everything: who did what verb to which object, no bodies.
         policy = w / "audit" / "policy.yaml"
@@ -727,7 +774,9 @@ class ControlPlane:
             "--bind-address=127.0.0.1",
             f"--secure-port={kcm_port}",
             f"--cert-dir={w / 'certs-kcm'}",
-            "--controllers=*",  # all on-by-default: endpoint(slice)s, SA/token, namespace, GC, RS, deployment, node-lifecycle
+            # All on-by-default controllers: endpoints, endpointslice, serviceaccount(-token),
+            # namespace, garbage collector, replicaset, deployment, node-lifecycle, taint-eviction...
+            "--controllers=*",
             f"--root-ca-file={pki['ca'].cert}",
             f"--service-account-private-key-file={pki['sa'].key}",
             f"--cluster-signing-cert-file={pki['ca'].cert}",
@@ -810,11 +859,37 @@ class ControlPlane:
                     self._api_client.close()
                 self._api_client = None
             _live.discard(self)
-            if self.workdir is not None and self.workdir.exists() and children:
+            if self._owns_workdir and self.workdir is not None:
+                self._owns_workdir = False  # stop() may run again (atexit, retries): act once
                 if self.keep:
                     print(f"svcdoctor control plane: kept {self.workdir} ({KEEP_ENV} set)", file=sys.stderr)
                 else:
                     shutil.rmtree(self.workdir, ignore_errors=True)
+
+    @property
+    def bin_dir(self) -> Path:
+        """Alias of ``binaries``: the directory holding kubectl and the components."""
+        return self.binaries
+
+    @property
+    def ca_cert(self) -> Path:
+        """CA that signed the apiserver's serving cert and every client cert."""
+        return self._cert("ca").cert
+
+    @property
+    def admin_cert(self) -> Path:
+        """Admin client certificate (CN svcdoctor-admin, O system:masters)."""
+        return self._cert("admin").cert
+
+    @property
+    def admin_key(self) -> Path:
+        """Private key for ``admin_cert``."""
+        return self._cert("admin").key
+
+    def _cert(self, ident: str) -> _Cert:
+        if ident not in self._pki:
+            raise ControlPlaneError("control plane not started")
+        return self._pki[ident]
 
     @property
     def pids(self) -> dict[str, int]:
@@ -852,13 +927,15 @@ class ControlPlane:
         logs = "\n".join(f"--- {c.name}\n{c.tail(15)}" for c in self._children)
         raise ControlPlaneError(f"timed out waiting for {what} (last error: {last!r})\n{logs}")
 
-    def _wait_http(self, what: str, url: str, deadline: float, *, tls: bool | None = None, ok: Callable[[bytes], bool] | None = None) -> None:
+    def _wait_http(
+        self, what: str, url: str, deadline: float, *, tls: bool | None = None, ok: Callable[[bytes], bool] | None = None
+    ) -> None:
         """Poll url until 200. tls=True: verify with our CA and present the admin cert;
         tls=False: unverified (KCM/scheduler serve self-signed certs, loopback only)."""
         ctx: ssl.SSLContext | None = None
         if tls is True:
-            ctx = ssl.create_default_context(cafile=str(self._pki["ca"].cert))
-            ctx.load_cert_chain(str(self._pki["admin"].cert), str(self._pki["admin"].key))
+            ctx = ssl.create_default_context(cafile=str(self.ca_cert))
+            ctx.load_cert_chain(str(self.admin_cert), str(self.admin_key))
         elif tls is False:
             ctx = ssl._create_unverified_context()
 
@@ -868,7 +945,9 @@ class ControlPlane:
 
         self._wait(what, deadline, probe)
 
-    def wait_until(self, predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.2, what: str = "condition") -> T:
+    def wait_until(
+        self, predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.2, what: str = "condition"
+    ) -> T:
         """Poll predicate until it returns something truthy (returned) or timeout (raises)."""
         deadline = time.monotonic() + timeout
         last: BaseException | None = None
@@ -899,7 +978,14 @@ class ControlPlane:
 
         return client.CoreV1Api(self.api_client())
 
-    def kubectl(self, *args: str, kubeconfig: Path | None = None, input: str | None = None, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self,
+        *args: str,
+        kubeconfig: Path | None = None,
+        input: str | None = None,
+        check: bool = True,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
         """Run the built kubectl (admin unless kubeconfig given); discovery cache stays in the temp dir."""
         assert self.workdir is not None
         cmd = [
@@ -961,9 +1047,11 @@ class ControlPlane:
         resp = core.create_namespaced_service_account_token(service_account, namespace, {"spec": spec})
         return resp.status.token
 
-    def kubeconfig_for_token(self, token: str, path: Path | str, *, namespace: str | None = None, user: str = "token-user") -> Path:
+    def kubeconfig_for_token(
+        self, token: str, path: Path | str, *, namespace: str | None = None, user: str = "token-user"
+    ) -> Path:
         """Write a kubeconfig that authenticates with a bearer token (e.g. from create_token)."""
-        return _write_kubeconfig(Path(path), self.server, self._pki["ca"].cert, {"token": token}, name=user, namespace=namespace)
+        return _write_kubeconfig(Path(path), self.server, self.ca_cert, {"token": token}, name=user, namespace=namespace)
 
     @staticmethod
     def service_account_username(namespace: str, name: str) -> str:
@@ -1006,7 +1094,11 @@ class ControlPlane:
         body = {
             "apiVersion": "v1",
             "kind": "Node",
-            "metadata": {"name": name, "labels": node_labels, "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"}},
+            "metadata": {
+                "name": name,
+                "labels": node_labels,
+                "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            },
             "spec": {"providerID": provider_id or f"kwok://{name}"},
             # Node status is accepted on create (kubelet registration works this way);
             # kwok's initialize stage keeps these addresses and resources.
@@ -1033,7 +1125,9 @@ class ControlPlane:
                 return cond.get("status")
         return None
 
-    def wait_for_node(self, name: str, ready: Literal["True", "False", "Unknown"] = "True", timeout: float = 30) -> dict[str, Any]:
+    def wait_for_node(
+        self, name: str, ready: Literal["True", "False", "Unknown"] = "True", timeout: float = 30
+    ) -> dict[str, Any]:
         """Wait until the node's Ready condition is ``ready``; for "True" also until KCM has
         lifted its not-ready/unreachable taints, so the node is schedulable."""
 
@@ -1049,7 +1143,15 @@ class ControlPlane:
 
         return self.wait_until(check, timeout, what=f"node {name} Ready={ready}")
 
-    def set_node_ready(self, name: str, ready: bool, *, how: Literal["condition", "heartbeat"] = "condition", wait: bool = True, timeout: float | None = None) -> dict[str, Any]:
+    def set_node_ready(
+        self,
+        name: str,
+        ready: bool,
+        *,
+        how: Literal["condition", "heartbeat"] = "condition",
+        wait: bool = True,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
         """Make a node NotReady (or Ready again) for real.
 
         how="condition": kwok keeps the lease but reports Ready=False (a live kubelet on a
@@ -1093,7 +1195,9 @@ class ControlPlane:
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         for pod in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node_name}").items:
             labels = pod.metadata.labels or {}
-            if pod.metadata.deletion_timestamp or pod.status.phase != "Running" or labels.get(POD_READY_LABEL) == "false":
+            if pod.metadata.deletion_timestamp or pod.status.phase != "Running":
+                continue
+            if labels.get(POD_READY_LABEL) == "false":
                 continue
             conds = {c.type: c.status for c in pod.status.conditions or []}
             if conds.get("Ready") == "False" and conds.get("ContainersReady") == "True":
@@ -1180,4 +1284,5 @@ def iter_audit_summary(events: Iterable[Mapping[str, Any]]) -> Iterator[str]:
     for ev in events:
         ref = ev.get("objectRef") or {}
         code = (ev.get("responseStatus") or {}).get("code")
-        yield f"{(ev.get('user') or {}).get('username')} {ev.get('verb')} {ev.get('requestURI')} -> {code} ({ref.get('resource')})"
+        user = (ev.get("user") or {}).get("username")
+        yield f"{user} {ev.get('verb')} {ev.get('requestURI')} -> {code} ({ref.get('resource')})"

@@ -100,8 +100,11 @@ def test_kubectl_plugin_discovery(cp, ran, tmp_path):
     bindir = tmp_path / "bin"
     bindir.mkdir()
     (bindir / "kubectl-svcdoctor").symlink_to(cli("kubectl-svcdoctor"))
-    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "NO_COLOR": "1"}
-    proc = subprocess.run([str(kubectl), "--kubeconfig", str(cp.kubeconfig), "svcdoctor", "diagnose",
+    # kubectl passes everything after the plugin name through; its own flags may not
+    # precede the name, so the kubeconfig comes from the environment as usual.
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "NO_COLOR": "1",
+           "KUBECONFIG": str(cp.kubeconfig)}
+    proc = subprocess.run([str(kubectl), "svcdoctor", "diagnose",
                            f"svc/{sc.service}", "-n", sc.namespace, "-o", "json"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert ids(proc) == ["selector-matches-no-pods"], proc.stderr
