@@ -359,3 +359,30 @@ def test_persistent_500_fails_in_bounded_time(cp, tmp_path):
         assert time.monotonic() - t < 30
     finally:
         proxy.close()
+
+
+def test_in_cluster_service_account_config(cp, ran, reader_kubeconfig, tmp_path):
+    """Inside a pod svcdoctor uses the mounted ServiceAccount. Reproduced for real: a private
+    mount namespace (unshare) puts the token, CA and namespace files at the standard path."""
+    import shutil as sh
+
+    if sh.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs root and unshare for a private mount namespace")
+    sc = ran("selector-typo")
+    token = yaml.safe_load(Path(reader_kubeconfig).read_text())["users"][0]["user"]["token"]
+    run = tmp_path / "run"
+    sa = run / "secrets" / "kubernetes.io" / "serviceaccount"
+    sa.mkdir(parents=True)
+    (sa / "token").write_text(token)
+    (sa / "ca.crt").write_bytes(Path(cp.ca_cert).read_bytes())
+    (sa / "namespace").write_text(sc.namespace)  # default namespace: no -n given below
+    port = cp.server.rsplit(":", 1)[1]
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    env.update(HOME=str(tmp_path), KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=port,
+               NO_COLOR="1")
+    script = (f"mount --bind {run} /run && mount --bind {run} /var/run 2>/dev/null; "
+              f"exec {cli()} diagnose svc/{sc.service} -o json")
+    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert ids(proc) == ["selector-matches-no-pods"], proc.stderr
+    assert json.loads(proc.stdout)["target"] == "shop/web-api"

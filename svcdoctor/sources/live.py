@@ -169,7 +169,7 @@ def connect(context: str | None = None, kubeconfig: str | None = None,
     from kubernetes.config.config_exception import ConfigException
 
     try:
-        if kubeconfig or context or not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        if kubeconfig or context or os.environ.get("KUBECONFIG") or not os.environ.get("KUBERNETES_SERVICE_HOST"):
             cfg = k8s_client.Configuration()
             k8s_config.load_kube_config(config_file=kubeconfig, context=context,
                                         client_configuration=cfg, persist_config=False)
