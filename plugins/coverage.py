@@ -23,6 +23,28 @@ NEEDS = {
 @hookimpl
 def register_checks(register) -> None:
     register(uncollected_kinds, emits=("could-not-verify",))
+    register(unprobed, emits=("could-not-verify",))
+
+
+def unprobed(ev: Evidence) -> Iterator[Finding]:
+    """Reachability that only a probe can establish, when no probe ran."""
+    if not ev.probe_note or ev.probe_results:
+        return
+    spec = ev.service.get("spec") or {}
+    kind = kube.service_type(ev.service)
+    what = []
+    if kind in ("NodePort", "LoadBalancer") and any(p.get("nodePort") for p in kube.service_ports(ev.service)):
+        what.append("whether the NodePorts answer on the nodes")
+    if spec.get("healthCheckNodePort"):
+        what.append("the externalTrafficPolicy: Local health checks")
+    if ((ev.service.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
+        what.append("whether the load balancer address resolves and answers")
+    if kind == "ExternalName":
+        what.append("whether the ExternalName resolves")
+    if what:
+        yield Finding("could-not-verify", Severity.INFO, "network reachability",
+                      facts={"what": ", ".join(what), "reason": ev.probe_note},
+                      evidence=[Ref("gap", ev.source, ev.probe_note)])
 
 
 def uncollected_kinds(ev: Evidence) -> Iterator[Finding]:

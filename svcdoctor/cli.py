@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence, TextIO
 
-from . import __version__, demo
+from . import __version__, demo, probes
 from .diagnose import diagnose
 from .errors import ClusterError, SvcdoctorError, UsageError
 from .evidence import Evidence
@@ -39,6 +39,26 @@ def _duration(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError("the timeout must be positive")
     return value
+
+
+def _add_probe(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network probes (live clusters only)")
+    g.add_argument("--no-probe", action="store_true",
+                   help="do not probe NodePorts, health checks, load balancers or DNS")
+    g.add_argument("--probe-timeout", type=_duration, metavar="DURATION", default=probes.DEFAULT_TIMEOUT,
+                   help=f"timeout of each probe (default {probes.DEFAULT_TIMEOUT:g}s)")
+    g.add_argument("--node-address-type", choices=("InternalIP", "ExternalIP"), default="InternalIP",
+                   help="which node address to probe NodePorts on (default InternalIP)")
+    g.add_argument("--max-nodes", type=int, metavar="N", default=probes.DEFAULT_MAX_NODES,
+                   help=f"probe at most N nodes, always including every node with an endpoint "
+                   f"(default {probes.DEFAULT_MAX_NODES})")
+
+
+def _probe_options(args: argparse.Namespace) -> probes.ProbeOptions:
+    if args.max_nodes < 1:
+        raise UsageError("--max-nodes must be at least 1")
+    return probes.ProbeOptions(enabled=not args.no_probe, timeout=args.probe_timeout,
+                               max_nodes=args.max_nodes, address_type=args.node_address_type)
 
 
 def _add_output(p: argparse.ArgumentParser) -> None:
@@ -75,6 +95,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     d.add_argument("--from", dest="source", metavar="PATH",
                    help="read a svcdoctor recording, `kubectl get -o yaml|json` output, or a "
                    "`kubectl cluster-info dump --output-directory` folder instead of a cluster")
+    _add_probe(d)
     _add_output(d)
 
     m = sub.add_parser("demo", help="diagnose a recording bundled with svcdoctor")
@@ -91,6 +112,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", required=True, metavar="FILE", help="recording to write")
     r.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     r.add_argument("--description", default="", help="what this recording shows")
+    _add_probe(r)
 
     sub.add_parser("plugins", help="list loaded plugins, their hooks and checks")
     return parser
@@ -168,10 +190,13 @@ def _evidence(args: argparse.Namespace, name: str | None, namespace: str | None)
     if not _cluster_configured(args):
         raise ClusterError("no cluster configured: no kubeconfig (KUBECONFIG, ~/.kube/config) and "
                            "not running in a pod; use --kubeconfig, or --from FILE for offline input")
+    from . import probing, registry
     from .sources.live import evidence_from_cluster
 
-    return evidence_from_cluster(name, namespace, context=args.context, kubeconfig=args.kubeconfig,
-                                 timeout=args.request_timeout)
+    evidence = evidence_from_cluster(name, namespace, context=args.context, kubeconfig=args.kubeconfig,
+                                     timeout=args.request_timeout)
+    probing.probe(evidence, registry.default(), _probe_options(args))
+    return evidence
 
 
 def _record(args: argparse.Namespace) -> int:

@@ -45,6 +45,8 @@ class Evidence:
     source: str
     gaps: list[Gap] = field(default_factory=list)
     probes: list[dict[str, Any]] = field(default_factory=list)
+    # Why probes did not run ("" when they ran, or when there was nothing to probe).
+    probe_note: str = ""
 
     # --- the Service and what hangs off it -------------------------------------------
 
@@ -112,6 +114,33 @@ class Evidence:
             if (inv.get("kind") == kind and inv.get("name") == name
                     and (inv.get("namespace") or kube.namespace(evt)) == ns):
                 out.append(evt)
+        return out
+
+    @property
+    def probe_results(self) -> list[Any]:
+        from .probes import of
+
+        return of(self.probes)
+
+    def node_address(self, node: Obj, address_type: str = "InternalIP") -> str:
+        for addr in (node.get("status") or {}).get("addresses") or []:
+            if addr.get("type") == address_type:
+                return str(addr.get("address", ""))
+        return ""
+
+    def ready_endpoint_nodes(self) -> dict[str, int]:
+        """node name → ready endpoints there (from EndpointSlices; pods as a fallback)."""
+        out: dict[str, int] = {}
+        if self.endpoint_slices:
+            for s in self.endpoint_slices:
+                for e in s.get("endpoints") or []:
+                    cond = e.get("conditions") or {}
+                    if cond.get("ready") is not False and e.get("nodeName"):
+                        out[e["nodeName"]] = out.get(e["nodeName"], 0) + 1
+            return out
+        for p in self.selected_pods:
+            if kube.pod_ready(p) and not kube.pod_terminating(p) and kube.pod_node(p):
+                out[kube.pod_node(p)] = out.get(kube.pod_node(p), 0) + 1
         return out
 
     def was_collected(self, *kinds: str) -> bool:

@@ -78,7 +78,9 @@ class Finding:
     subject: str                        # what it is about: "Service shop/web port http (80/TCP)"
     facts: dict[str, Any] = field(default_factory=dict)
     evidence: list[Ref] = field(default_factory=list)
-    caused_by: str | None = None        # ID of the finding this one is a consequence of
+    # ID of the finding this one is a consequence of; a check may give a tuple of candidate
+    # IDs, and the report keeps the first one that fired.
+    caused_by: str | tuple[str, ...] | None = None
     check: str = ""                     # "plugin.check", stamped by the host
     # Filled in from the playbook:
     title: str = ""

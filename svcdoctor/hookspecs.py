@@ -19,7 +19,7 @@ Environment:
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import pluggy
 
@@ -41,6 +41,24 @@ def register_checks(register: Callable[..., None]) -> None:
     The host stamps each check's name as ``<plugin>.<function name>``; a duplicate name is
     an error. A check that raises does not stop the diagnosis: its failure is reported as
     ``could-not-verify``.
+
+    Returns nothing.
+    """
+
+
+@hookspec
+def plan_probes(evidence: Any, plan: Callable[[Any], None], options: Any) -> None:
+    """Plan the network probes a live diagnosis should run.
+
+    Called once per live diagnosis, after the evidence is collected and before the checks
+    run; never for recordings or offline input (recordings replay the outcomes they hold).
+    Call ``plan(probe)`` with a :class:`svcdoctor.probes.Probe` (kind ``tcp``, ``http`` or
+    ``dns``) for each probe. ``options`` is the :class:`svcdoctor.probes.ProbeOptions` of
+    this run (timeout, node cap, which node address type to use). Targets must come from
+    ``evidence``: the Service's nodes, its load-balancer status, its ExternalName. The host
+    refuses any other address, so a plugin can never be made to dial what a user typed.
+    The prober runs every planned probe concurrently and stores the outcomes in
+    ``evidence.probes`` for the checks to read.
 
     Returns nothing.
     """

@@ -46,8 +46,10 @@ def rank(findings: list[Finding]) -> list[Finding]:
     it did not fire) is cleared: the finding then stands as a root of its own."""
     ids = {f.id for f in findings}
     for f in findings:
-        if f.caused_by not in ids or f.caused_by == f.id:
-            f.caused_by = None
+        # A check may name several candidate causes (it cannot know which other checks
+        # fired); link to the first one that is in this report.
+        candidates = f.caused_by if isinstance(f.caused_by, (tuple, list)) else (f.caused_by,)
+        f.caused_by = next((c for c in candidates if c in ids and c != f.id), None)
     children: dict[str, list[Finding]] = {}
     for f in findings:
         if f.caused_by:

@@ -127,5 +127,7 @@ def newest_timestamp(items: list[Obj]) -> datetime:
 def evidence_from_items(items: list[Obj], name: str | None, namespace: str | None, where: str,
                         gaps: list[Gap] | None = None) -> Evidence:
     target = resolve_target(items, name, namespace, where)
-    return build_evidence(items, target, collected={o["kind"] for o in items},
-                          observed_at=newest_timestamp(items), source=where, gaps=gaps)
+    evidence = build_evidence(items, target, collected={o["kind"] for o in items},
+                              observed_at=newest_timestamp(items), source=where, gaps=gaps)
+    evidence.probe_note = "offline input: kubectl output holds no network view, so nothing was probed"
+    return evidence

@@ -14,6 +14,7 @@ Format (YAML; documented in docs/recordings.md)::
     collected: [Service, EndpointSlice, Pod, Event, Node]   # kinds the source listed
     gaps: [{what: ..., reason: ..., kind: ...}]           # reads that failed (403, ...)
     probes: []                                            # probe outcomes, replayed as is
+    probeNote: ""                                         # why probes did not run, if so
     expect: {findings: [selector-matches-no-pods]}       # optional, for svcdoctor's tests
     items: [ ...raw API objects... ]
 """
@@ -61,6 +62,7 @@ def evidence_from_recording(doc: dict[str, Any], where: str, name: str | None = 
         gaps = [Gap(str(g["what"]), str(g["reason"]), str(g.get("kind", ""))) for g in doc.get("gaps") or []]
         collected = {str(k) for k in doc.get("collected") or {i["kind"] for i in items}}
         probes = list(doc.get("probes") or [])
+        probe_note = str(doc.get("probeNote") or "")
         want = meta.get("digest")
     except (KeyError, TypeError, AttributeError) as exc:
         raise SourceError(f"{where}: corrupt recording ({exc.__class__.__name__}: {exc})") from exc
@@ -71,9 +73,11 @@ def evidence_from_recording(doc: dict[str, Any], where: str, name: str | None = 
         raise UsageError(f"{where} is a recording of {tgt}, not "
                          f"{namespace or tgt.namespace}/{name}")
     resolve_target(items, tgt.name, tgt.namespace, where)  # the Service must be in it
-    return build_evidence(items, tgt, collected=collected, observed_at=recorded,
-                          source=f"recording {where} — {meta.get('source', 'origin unknown')}",
-                          gaps=gaps, probes=probes)
+    evidence = build_evidence(items, tgt, collected=collected, observed_at=recorded,
+                              source=f"recording {where} — {meta.get('source', 'origin unknown')}",
+                              gaps=gaps, probes=probes)
+    evidence.probe_note = probe_note
+    return evidence
 
 
 def recording_document(evidence: Evidence, *, source: str, description: str = "",
@@ -89,7 +93,7 @@ def recording_document(evidence: Evidence, *, source: str, description: str = ""
     doc: dict[str, Any] = {"apiVersion": API_VERSION, "kind": KIND, "metadata": meta,
                            "collected": sorted(evidence.collected),
                            "gaps": [g.to_dict() for g in evidence.gaps],
-                           "probes": evidence.probes}
+                           "probes": evidence.probes, "probeNote": evidence.probe_note}
     if expect:
         doc["expect"] = expect
     doc["items"] = [redact_object(o) for o in evidence.items]
