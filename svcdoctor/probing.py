@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import kube
+from .errors import UsageError
 from .evidence import Evidence
 from .probes import Probe, ProbeOptions, run
 from .registry import Registry
@@ -35,7 +36,8 @@ def probe(evidence: Evidence, registry: Registry, options: ProbeOptions) -> None
     def plan(p: Probe) -> None:
         host = p.host or p.target
         if host not in allowed:
-            raise ValueError(f"probe target {host!r} is not an address of {kube.ref(evidence.service)}")
+            raise UsageError(f"a plugin planned a probe to {host!r}, which is not an address of "
+                             f"{kube.ref(evidence.service)}; refused")
         planned.append(p)
 
     registry.pm.hook.plan_probes(evidence=evidence, plan=plan, options=options)

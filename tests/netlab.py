@@ -183,11 +183,17 @@ class NetLab:
         self._rules: list[Rule] = []
         self._tls = threading.local()  # per-thread stack of original-netns fds
         self._next_node = 10
+        self._owns_netns = False
         t0 = time.monotonic()
         self.cleanup_stale()
         _live.add(self)
         try:
+            OWNER_DIR.mkdir(parents=True, exist_ok=True)
+            if self.netns_path.exists():
+                raise NetLabError(f"network namespace {self.name} already exists")
             self._ip("netns", "add", self.name)
+            self._owns_netns = True  # only now may close() delete it: the name could be taken
+            (OWNER_DIR / self.name).write_text(f"{os.getpid()}\n")
             self._ip("-n", self.name, "link", "set", "lo", "up")
             self.etc_dir.mkdir(parents=True, exist_ok=True)
             # `ip netns exec` bind-mounts every file here over /etc/<file>: lab processes
@@ -195,8 +201,6 @@ class NetLab:
             (self.etc_dir / "resolv.conf").write_text(
                 f"# svcdoctor network lab {self.name}\nnameserver {DNS_IP}\noptions timeout:2 attempts:2\n"
             )
-            OWNER_DIR.mkdir(parents=True, exist_ok=True)
-            (OWNER_DIR / self.name).write_text(f"{os.getpid()}\n")
         except BaseException:
             self.close()
             raise
@@ -291,10 +295,10 @@ class NetLab:
                     if stream is not None:
                         with contextlib.suppress(OSError):
                             stream.close()
-            if self.netns_path.exists():
+            if self._owns_netns:
                 subprocess.run(["ip", "netns", "delete", self.name], capture_output=True, timeout=20)
-            shutil.rmtree(self.etc_dir, ignore_errors=True)
-            (OWNER_DIR / self.name).unlink(missing_ok=True)
+                shutil.rmtree(self.etc_dir, ignore_errors=True)
+                (OWNER_DIR / self.name).unlink(missing_ok=True)
             shutil.rmtree(self.workdir, ignore_errors=True)
             _live.discard(self)
 
