@@ -41,7 +41,7 @@ def external_name(ev: Evidence) -> Iterator[Finding]:
         if p.purpose == "external-name" and p.outcome not in ("open", "not-run"):
             yield Finding("external-name-unresolvable", Severity.CRITICAL, f"Service {ev.target}",
                           facts={"external_name": name, "outcome": p.outcome},
-                          evidence=[ref, Ref("probe", p.target, p.describe(), p.to_dict())])
+                          evidence=[ref, Ref.probe(p)])
 
 
 def headless(ev: Evidence) -> Iterator[Finding]:

@@ -71,7 +71,7 @@ def lb_address(ev: Evidence) -> Iterator[Finding]:
             yield Finding("lb-address-unresolvable", Severity.CRITICAL, f"Service {ev.target} load balancer",
                           facts={"hostname": p.target, "outcome": p.outcome},
                           evidence=[Ref.field(ev.service, "status.loadBalancer.ingress[].hostname", p.target),
-                                    Ref("probe", p.target, p.describe(), p.to_dict())])
+                                    Ref.probe(p)])
     tcp = [p for p in probes if p.kind == "tcp" and p.host not in unresolved]
     failed = [p for p in tcp if p.outcome in FAILED_TCP]
     ranges = source_ranges(ev)
@@ -83,7 +83,7 @@ def lb_address(ev: Evidence) -> Iterator[Finding]:
             Severity.CRITICAL if failed else Severity.WARNING, f"Service {ev.target} load balancer",
             facts={"client": excluded[0], "ranges": ranges, "probe_failed": "yes" if failed else ""},
             evidence=[Ref.field(ev.service, "spec.loadBalancerSourceRanges", ranges)]
-            + [Ref("probe", p.target, p.describe() + f" (from {p.source})", p.to_dict()) for p in (failed or tcp)[:2]],
+            + [Ref.probe(p) for p in (failed or tcp)[:2]],
         )
     if failed:
         ready = sum(ev.ready_endpoint_nodes().values())
@@ -93,6 +93,9 @@ def lb_address(ev: Evidence) -> Iterator[Finding]:
             facts={"address": failed[0].host, "ports": sorted({p.port for p in failed}),
                    "outcome": " / ".join(sorted({p.outcome for p in failed})),
                    "latency_ms": failed[0].latency_ms, "answering": sorted({p.target for p in tcp if p.outcome == "open"})},
-            evidence=[Ref("probe", p.target, p.describe(), p.to_dict()) for p in failed[:4]],
-            caused_by=("lb-source-ranges-exclude-client",) + (BACKEND_ROOTS if not ready else ()),
+            evidence=[Ref.probe(p) for p in failed[:4]],
+            # Under externalTrafficPolicy: Local the LB has no healthy target when the health
+            # checks fail everywhere; that, not the LB, is then the root.
+            caused_by=("lb-source-ranges-exclude-client", "local-policy-all-nodes-unhealthy",
+                       "health-check-port-unreachable") + (BACKEND_ROOTS if not ready else ()),
         )

@@ -65,7 +65,7 @@ def nodeport_reachability(ev: Evidence) -> Iterator[Finding]:
                 f"Service {ev.target} NodePort {ps[0].port}",
                 facts={**base, "blocked_nodes": sorted(p.node for p in blocked),
                        "blocked": len(blocked), "outcome": _outcomes(blocked)},
-                evidence=[Ref("probe", p.target, p.describe(), p.to_dict()) for p in blocked[:4]],
+                evidence=[Ref.probe(p) for p in blocked[:4]],
             )
         if refused:
             yield Finding(
@@ -74,7 +74,7 @@ def nodeport_reachability(ev: Evidence) -> Iterator[Finding]:
                 facts={**base, "refused_nodes": sorted(p.node for p in refused), "refused": len(refused),
                        "no_endpoints": "yes" if not ready else "",
                        "endpoints_ready": "yes" if ready else ""},
-                evidence=[Ref("probe", p.target, p.describe(), p.to_dict()) for p in refused[:4]],
+                evidence=[Ref.probe(p) for p in refused[:4]],
                 caused_by=BACKEND_ROOTS if not ready else None,
             )
 

@@ -41,7 +41,7 @@ def _local(ev: Evidence) -> bool:
 
 
 def _ref(p: Probe) -> Ref:
-    return Ref("probe", p.target, p.describe(), p.to_dict())
+    return Ref.probe(p)
 
 
 def health_checks(ev: Evidence) -> Iterator[Finding]:
@@ -86,6 +86,13 @@ def health_checks(ev: Evidence) -> Iterator[Finding]:
         return
     # Expected 503s: nodes without a local ready endpoint.
     expected_503 = [p for p in unhealthy if p.node not in ready_nodes]
+    if expected_503:
+        yield Finding(
+            "local-policy-node-without-endpoint", Severity.INFO, subject,
+            facts={**base, "without_endpoint": sorted(p.node for p in expected_503),
+                   "count": len(expected_503)},
+            evidence=[_ref(p) for p in (healthy[:1] + expected_503[:3])],
+        )
 
 
 def single_node(ev: Evidence) -> Iterator[Finding]:

@@ -44,6 +44,13 @@ class Ref:
                    {"field": path, "value": value})
 
     @classmethod
+    def probe(cls, p: Any) -> "Ref":
+        """A probe outcome: target, outcome, latency and details, as recorded."""
+        data = p.to_dict()
+        data["probe"] = data.pop("kind")  # "kind" is the reference's own (= "probe")
+        return cls("probe", p.target, p.describe(), data)
+
+    @classmethod
     def event(cls, evt: Obj, evidence: Any) -> "Ref":
         inv = kube.event_involved(evt)
         obj = f"{inv.get('kind', '?')} {inv.get('namespace') or kube.namespace(evt)}/{inv.get('name', '?')}"

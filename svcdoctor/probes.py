@@ -70,6 +70,8 @@ class Probe:
                 text += ", serviceProxyHealthy false"
         if self.detail.get("answers"):
             text += f" → {', '.join(self.detail['answers'])}"
+        if self.source and self.purpose == "lb":
+            text += f" from {self.source}"
         if self.latency_ms is not None:
             text += f" after {self.latency_ms:.0f} ms" if self.outcome in ("timeout",) else f" ({self.latency_ms:.0f} ms)"
         return text

@@ -17,6 +17,17 @@ Usage::
             httpx.get("http://127.0.0.11:30080/")
         lab.run(["python3", "-c", "..."])            # resolv.conf -> lab DNS
 
+A session fixture that puts the control plane (and the test thread) in the lab::
+
+    @pytest.fixture(scope="session")
+    def lab_cp():
+        with NetLab() as lab, lab.inside(), controlplane.ControlPlane() as cp:
+            yield lab, cp   # etcd, apiserver, KCM, scheduler, kwok and the client: all in the lab
+
+(``with`` exits in reverse order: control plane stopped, thread back out, lab deleted.)
+Threads started by a thread inside the lab are born inside it; ``lab.outside()`` steps
+back out to the namespace the lab was created from (to check what the host sees).
+
 Outcomes verified on this kernel (see tests/test_netlab_harness.py): ``drop`` -> connect
 timeout; ``reject_host_prohibited`` -> EHOSTUNREACH (113); ``reject_reset`` and a port
 with no listener -> ECONNREFUSED (111). Loopback packets traverse OUTPUT then INPUT; the
@@ -184,10 +195,13 @@ class NetLab:
         self._tls = threading.local()  # per-thread stack of original-netns fds
         self._next_node = 10
         self._owns_netns = False
+        # The creating thread's netns, for outside(): threads started by a thread that
+        # entered the lab are born inside it, so "the host" needs an explicit handle.
+        self._host_fd: int | None = os.open(_thread_netns_path(), os.O_RDONLY | os.O_CLOEXEC)
         t0 = time.monotonic()
-        self.cleanup_stale()
         _live.add(self)
         try:
+            self.cleanup_stale()
             OWNER_DIR.mkdir(parents=True, exist_ok=True)
             if self.netns_path.exists():
                 raise NetLabError(f"network namespace {self.name} already exists")
@@ -223,19 +237,22 @@ class NetLab:
                 return False, f"network lab needs `{tool}` (apt-get install {pkg})"
         if not os.path.exists(_thread_netns_path()):
             return False, "/proc/thread-self/ns/net missing (kernel < 3.17 or /proc not mounted)"
-        probe = f"{NAME_PREFIX}probe-{uuid.uuid4().hex[:6]}"
+        probe = f"{NAME_PREFIX}probe-{uuid.uuid4().hex[:8]}"
+        added = False
         try:
-            for cmd in (
-                ["ip", "netns", "add", probe],
-                ["ip", "netns", "exec", probe, "iptables", "-A", "INPUT", "-d", "127.0.0.2", "-j", "DROP"],
-            ):
-                p = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
-                if p.returncode != 0:
-                    return False, f"`{' '.join(cmd[:4])} ...` failed: {p.stderr.strip() or p.returncode}"
+            p = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, timeout=20)
+            if p.returncode != 0:
+                return False, f"`ip netns add` failed: {p.stderr.strip() or p.returncode}"
+            added = True
+            cmd = ["ip", "netns", "exec", probe, "iptables", "-A", "INPUT", "-d", "127.0.0.2", "-j", "DROP"]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+            if p.returncode != 0:
+                return False, f"iptables inside a netns failed: {p.stderr.strip() or p.returncode}"
         except (OSError, subprocess.SubprocessError) as exc:
             return False, f"netns probe failed: {exc}"
         finally:
-            subprocess.run(["ip", "netns", "delete", probe], capture_output=True, timeout=20)
+            if added:
+                subprocess.run(["ip", "netns", "delete", probe], capture_output=True, timeout=20)
         return True, f"ip netns + {subprocess.run(['iptables', '--version'], capture_output=True, text=True).stdout.strip()}"
 
     @staticmethod
@@ -256,6 +273,8 @@ class NetLab:
             subprocess.run(["ip", "netns", "delete", entry.name], capture_output=True, timeout=20)
             shutil.rmtree(NETNS_ETC_DIR / entry.name, ignore_errors=True)
             owner.unlink(missing_ok=True)
+            for workdir in list(Path(tempfile.gettempdir()).glob(f"{entry.name}-*"))[:10]:
+                shutil.rmtree(workdir, ignore_errors=True)
             removed.append(entry.name)
         return removed
 
@@ -300,6 +319,12 @@ class NetLab:
                 shutil.rmtree(self.etc_dir, ignore_errors=True)
                 (OWNER_DIR / self.name).unlink(missing_ok=True)
             shutil.rmtree(self.workdir, ignore_errors=True)
+            for parent in (OWNER_DIR, NETNS_ETC_DIR):  # leave no empty dirs; others' labs keep theirs
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
+            if self._host_fd is not None:
+                os.close(self._host_fd)
+                self._host_fd = None
             _live.discard(self)
 
     @property
@@ -348,6 +373,22 @@ class NetLab:
             yield self
         finally:
             self.leave()
+
+    @contextlib.contextmanager
+    def outside(self) -> Iterator["NetLab"]:
+        """``with lab.outside(): ...`` runs the block's thread in the netns the lab was
+        created from (the host, usually), whatever namespace the thread is in now."""
+        self._need_open()
+        assert self._host_fd is not None
+        current = os.open(_thread_netns_path(), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _setns(self._host_fd)
+            try:
+                yield self
+            finally:
+                _setns(current)
+        finally:
+            os.close(current)
 
     def is_inside(self) -> bool:
         """Whether the calling thread is in the lab's namespace right now."""

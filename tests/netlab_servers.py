@@ -11,6 +11,7 @@ on stdin, one JSON reply per line on stdout::
     {"op": "update", "id": 3, "set": {...}}    -> {"ok": true}   (health counters, DNS records)
     {"op": "remove", "id": 3}                  -> {"ok": true}
     {"op": "list"} / {"op": "ping"}            -> {"ok": true, ...}
+    {"listeners": [<spec>, ...]}               -> {"ok": true, "ids": [...], "ports": [...]}
     anything failing                           -> {"ok": false, "error": "..."}
 
 EOF on stdin means the parent is gone: the process exits (``--no-stdin`` serves until
@@ -447,6 +448,9 @@ class Servers:
 
 async def _command(servers: Servers, cmd: dict[str, Any]) -> dict[str, Any]:
     op = cmd.get("op")
+    if op is None and "listeners" in cmd:  # a whole config object, as on argv
+        added = [await servers.add(spec) for spec in cmd["listeners"]]
+        return {"ok": True, "ids": [lst.id for lst in added], "ports": [lst.port for lst in added]}
     if op == "add":
         lst = await servers.add(cmd["listener"])
         return {"ok": True, "id": lst.id, "port": lst.port}
