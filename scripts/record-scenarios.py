@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Re-record recordings/ from the real control plane (tests/scenarios.py).
+"""Re-record recordings/ from the real control plane (tests/scenarios.py) and from the
+network lab (tests/lab_scenarios.py: the control plane inside a network namespace, with
+kube-proxy's data plane, firewalls and DNS; these recordings carry probe outcomes).
 
     python scripts/record-scenarios.py            # every scenario
-    python scripts/record-scenarios.py selector-typo readiness-failing
+    python scripts/record-scenarios.py selector-typo lab-lb-dropping
 
 Starts etcd + kube-apiserver + controllers + kwok on loopback (building them first if
 needed), creates each scenario through the API, waits for the controllers, then runs the
@@ -26,8 +28,54 @@ import controlplane  # noqa: E402
 import scenarios  # noqa: E402
 
 
+def finish(out: Path, expect: list[str], source: str, probe_note: str | None) -> int:
+    """Stamp where the recording came from and what the scenario expects."""
+    doc = yaml.safe_load(out.read_text())
+    doc["metadata"]["source"] = source
+    if probe_note is not None:
+        doc["probeNote"] = probe_note
+    items = doc.pop("items")
+    doc["expect"] = {"findings": expect}
+    doc["items"] = items
+    out.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
+    return len(items)
+
+
+def record_lab(names: list[str]) -> None:
+    import lab_scenarios
+    from netlab import NetLab
+
+    chosen = [lab_scenarios.BY_NAME[n] for n in names]
+    if not chosen:
+        return
+    with NetLab() as lab, lab.inside(), controlplane.ControlPlane() as cp:
+        lab_scenarios.prepare(lab, cp)
+        for sc in chosen:
+            lab_scenarios.reset(lab)
+            lab_scenarios.run(lab, cp, sc, lab_scenarios.SCENARIOS.index(sc))
+            out = ROOT / "recordings" / f"{sc.name}.yaml"
+            env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig)}
+            proc = lab.run(["svcdoctor", "record", f"svc/{sc.svc_name}", "-n", sc.namespace, "-o", str(out),
+                            "--force", "--description", sc.description,
+                            "--probe-timeout", lab_scenarios.PROBE_TIMEOUT], env=env)
+            if proc.returncode != 0:
+                raise SystemExit(f"{sc.name}: {proc.stderr}")
+            n = finish(out, sc.expect, f"kube-apiserver {controlplane.K8S_VERSION} + kwok "
+                       f"{controlplane.KWOK_VERSION} in a network lab (scripts/record-scenarios.py)", None)
+            print(f"{sc.name}: {n} objects, expect {sc.expect or 'no findings'}")
+
+
 def main(names: list[str]) -> int:
-    chosen = [scenarios.BY_NAME[n] for n in names] if names else scenarios.SCENARIOS
+    import lab_scenarios
+
+    unknown = [n for n in names if n not in lab_scenarios.BY_NAME and n not in scenarios.BY_NAME]
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {', '.join(unknown)}")
+    lab_names = [n for n in names if n in lab_scenarios.BY_NAME] if names else list(lab_scenarios.BY_NAME)
+    chosen = [scenarios.BY_NAME[n] for n in names if n in scenarios.BY_NAME] if names else scenarios.SCENARIOS
+    record_lab(lab_names)
+    if not chosen:
+        return 0
     with controlplane.ControlPlane() as cp:
         scenarios.prepare(cp)
         for sc in chosen:
@@ -37,16 +85,11 @@ def main(names: list[str]) -> int:
             subprocess.run(["svcdoctor", "record", f"svc/{sc.service}", "-n", sc.namespace,
                             "-o", str(out), "--force", "--description", sc.description, "--no-probe"],
                            check=True, env=env)
-            doc = yaml.safe_load(out.read_text())
-            doc["metadata"]["source"] = (f"kube-apiserver {controlplane.K8S_VERSION} + kwok "
-                                         f"{controlplane.KWOK_VERSION}, scripts/record-scenarios.py")
             # kwok runs no kube-proxy: there is no data plane to probe in this cluster.
-            doc["probeNote"] = "recorded on a control plane without a data plane (kwok): not probed"
-            items = doc.pop("items")
-            doc["expect"] = {"findings": sc.expect}
-            doc["items"] = items
-            out.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
-            print(f"{sc.name}: {len(items)} objects, expect {sc.expect or 'no findings'}")
+            n = finish(out, sc.expect, f"kube-apiserver {controlplane.K8S_VERSION} + kwok "
+                       f"{controlplane.KWOK_VERSION}, scripts/record-scenarios.py",
+                       "recorded on a control plane without a data plane (kwok): not probed")
+            print(f"{sc.name}: {n} objects, expect {sc.expect or 'no findings'}")
     return 0
 
 

@@ -61,7 +61,7 @@ def placeholders(playbook: dict[str, Any]) -> set[str]:
                         *_paragraphs(playbook.get("why"))]
     for step in playbook.get("fix") or []:
         texts += [step.get("text", ""), step.get("command", "")]
-    return {m for t in texts for m in PLACEHOLDER.findall(t)}
+    return {m.group(1) for t in texts for m in _TOKEN.finditer(t) if m.group(1)}
 
 
 def _paragraphs(value: Any) -> list[str]:
