@@ -8,7 +8,7 @@ from . import registry as registry_mod
 from .evidence import Evidence
 from .findings import Finding, Ref, Severity
 from .wording import Playbooks
-from .report import Report, describe_service, rank, verdict
+from .report import Report, describe_probes, describe_service, rank, verdict
 
 COULD_NOT_VERIFY = "could-not-verify"
 
@@ -47,4 +47,4 @@ def diagnose(evidence: Evidence, *, playbooks: Playbooks | None = None,
     unknown = [f for f in findings if f.id == COULD_NOT_VERIFY]
     service = describe_service(evidence)
     return Report(str(evidence.target), evidence.source, service, ranked,
-                  verdict(str(evidence.target), ranked, service), unknown)
+                  verdict(str(evidence.target), ranked, service), unknown, describe_probes(evidence))

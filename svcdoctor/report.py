@@ -20,6 +20,7 @@ class Report:
     findings: list[Finding]           # rank order: each root cause, then its consequences
     verdict: str
     could_not_verify: list[Finding] = field(default_factory=list)
+    probes: str = ""                  # what was probed, or why nothing was
 
     @property
     def exit_code(self) -> int:
@@ -34,7 +35,7 @@ class Report:
         return {
             "schema": "svcdoctor.report/v1",
             "target": self.target, "source": self.source, "service": self.service,
-            "verdict": self.verdict, "exitCode": self.exit_code,
+            "verdict": self.verdict, "exitCode": self.exit_code, "probes": self.probes,
             "findings": [f.to_dict() for f in self.findings + self.could_not_verify],
         }
 
@@ -89,6 +90,23 @@ def describe_service(evidence: Evidence) -> dict[str, Any]:
         "selectedPods": len(evidence.selected_pods) if evidence.selector else None,
         "readyPods": ready if evidence.selector else None,
     }
+
+
+def describe_probes(evidence: Evidence) -> str:
+    """'7 probes: 3 NodePort (3 open), ...' or the reason none ran."""
+    results = evidence.probe_results
+    if not results:
+        return evidence.probe_note
+    names = {"nodeport": "NodePort", "health-check": "health check", "lb": "load balancer",
+             "external-name": "DNS"}
+    groups: dict[str, list[str]] = {}
+    for p in results:
+        groups.setdefault(names.get(p.purpose, p.purpose), []).append(p.outcome)
+    parts = []
+    for name, outcomes in groups.items():
+        counts = ", ".join(f"{outcomes.count(o)} {o}" for o in sorted(set(outcomes)))
+        parts.append(f"{len(outcomes)} {name} ({counts})")
+    return f"{len(results)} probes: " + "; ".join(parts)
 
 
 def verdict(target: str, findings: list[Finding], service: dict[str, Any]) -> str:

@@ -2,7 +2,9 @@
 
 A playbook has ``title``, ``explanation``, ``why``, ``fix`` (steps, each ``text`` and an
 optional ``command``) and ``links``. Text holds ``{placeholders}`` filled from the finding's
-facts (plus ``namespace`` and ``service``); ``{{`` and ``}}`` are literal braces. A sentence, paragraph or fix step whose
+facts (plus ``namespace`` and ``service``); other braces are literal. An entry written as
+``{when: fact, text: "..."}`` (or a fix step with ``when:``) appears only when that fact
+has a value. A sentence, paragraph or fix step whose
 placeholders have no value in this finding is left out, so one playbook covers the
 variants of a finding without conditionals in code.
 
@@ -24,9 +26,9 @@ import yaml
 from .errors import UsageError
 from .findings import Finding, FixStep
 
+# Only "{identifier}" is a placeholder; every other brace is literal, so JSON patches
+# ('{"spec":...}') and kubectl jsonpath ('{.spec.ports}') need no escaping.
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
-# One left-to-right pass: "{{" and "}}" are literal braces, "{name}" a placeholder.
-_TOKEN = re.compile(r"\{\{|\}\}|\{([a-z_][a-z0-9_]*)\}")
 KEYS = {"id", "title", "explanation", "why", "fix", "links"}
 
 
@@ -44,15 +46,13 @@ def fill(template: str, facts: dict[str, Any]) -> str | None:
 
     def sub(m: re.Match[str]) -> str:
         nonlocal missing
-        if m.group(1) is None:
-            return m.group(0)[0]
         value = facts.get(m.group(1))
         if value is None or value == "" or value == [] or value == {}:
             missing = True
             return m.group(0)
         return format_value(value)
 
-    out = _TOKEN.sub(sub, template)
+    out = PLACEHOLDER.sub(sub, template)
     return None if missing else out
 
 
@@ -61,17 +61,36 @@ def placeholders(playbook: dict[str, Any]) -> set[str]:
                         *_paragraphs(playbook.get("why"))]
     for step in playbook.get("fix") or []:
         texts += [step.get("text", ""), step.get("command", "")]
-    return {m.group(1) for t in texts for m in _TOKEN.finditer(t) if m.group(1)}
+    texts += [str(p.get("when", "")) and "{" + str(p["when"]) + "}"
+              for key in ("explanation", "why") for p in _entries(playbook.get(key)) if isinstance(p, dict)]
+    texts += ["{" + str(step["when"]) + "}" for step in playbook.get("fix") or [] if step.get("when")]
+    return {m for t in texts for m in PLACEHOLDER.findall(t)}
+
+
+def _entries(value: Any) -> list[Any]:
+    if not value:
+        return []
+    return [value] if isinstance(value, (str, dict)) else list(value)
 
 
 def _paragraphs(value: Any) -> list[str]:
-    if not value:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
+    return [e["text"] if isinstance(e, dict) else str(e) for e in _entries(value)]
 
 
-def _fill_all(parts: Iterable[str], facts: dict[str, Any]) -> str:
-    return " ".join(p.strip() for p in (fill(t, facts) for t in parts) if p)
+def _given(facts: dict[str, Any], when: Any) -> bool:
+    """A ``when:`` gate: the named fact has a value (a sentence with no placeholder of its
+    own, e.g. "fix the backends first", is shown only when it is true)."""
+    return when is None or bool(facts.get(str(when)))
+
+
+def _fill_all(value: Any, facts: dict[str, Any]) -> str:
+    parts = []
+    for entry in _entries(value):
+        text, when = (entry.get("text", ""), entry.get("when")) if isinstance(entry, dict) else (str(entry), None)
+        filled = fill(text, facts) if _given(facts, when) else None
+        if filled:
+            parts.append(filled.strip())
+    return " ".join(parts)
 
 
 @dataclass
@@ -104,10 +123,12 @@ class Playbooks:
             return
         finding.title = fill(book.get("title", finding.id), facts) or PLACEHOLDER.sub(
             lambda m: format_value(facts.get(m.group(1), "?")), book.get("title", finding.id))
-        finding.explanation = _fill_all(_paragraphs(book.get("explanation")), facts)
-        finding.why = _fill_all(_paragraphs(book.get("why")), facts)
+        finding.explanation = _fill_all(book.get("explanation"), facts)
+        finding.why = _fill_all(book.get("why"), facts)
         steps = []
         for step in book.get("fix") or []:
+            if not _given(facts, step.get("when")):
+                continue
             text = fill(step.get("text", ""), facts)
             command = fill(step["command"], facts) if step.get("command") else ""
             if text is None or command is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -45,7 +46,11 @@ def test_report_words_are_complete(path):
         assert f.title and not re.search(r"\{[a-z_]+\}", f.title), f.title
         assert f.explanation and f.why and f.fix, f.id
         assert f.evidence, f"{f.id} cites no evidence"
-        # (fix steps with a missing value are left out by construction; see wording.fill)
+        for step in f.fix:
+            assert not re.search(r"\{[a-z_]+\}", step.command), step.command
+            # every patch a user would paste must be valid JSON
+            for payload in re.findall(r" -p '([^']*)'", step.command):
+                json.loads(payload)
 
 
 def test_recordings_are_api_shaped():

@@ -1,13 +1,14 @@
-"""Playbook templates: placeholders, literal braces, sentences left out when a value is missing."""
+"""Playbook templates: placeholders, literal braces, sentences left out or gated."""
 
-from svcdoctor.wording import fill, placeholders
+from svcdoctor.findings import Finding, Severity
+from svcdoctor.wording import Playbooks, fill, placeholders
 
 
-def test_placeholder_next_to_literal_braces():
-    # JSON patches and jsonpath live in commands: a placeholder right before "}" must fill.
+def test_only_identifiers_are_placeholders():
+    # JSON patches and jsonpath live in commands and need no escaping.
     assert fill('{"value":{port}}]', {"port": 3000}) == '{"value":3000}]'
-    assert fill("-o jsonpath='{{.spec.ports}}'", {}) == "-o jsonpath='{.spec.ports}'"
-    assert fill("{{range .items[*]}}{{.name}}{{end}}", {}) == "{range .items[*]}{.name}{end}"
+    assert fill('-p \'{"spec":{"a":{"b":1}}}\'', {}) == '-p \'{"spec":{"a":{"b":1}}}\''
+    assert fill("-o jsonpath='{.spec.ports[*].nodePort}'", {}) == "-o jsonpath='{.spec.ports[*].nodePort}'"
 
 
 def test_missing_or_empty_value_drops_the_sentence():
@@ -18,6 +19,17 @@ def test_missing_or_empty_value_drops_the_sentence():
     assert fill("Selector {s}.", {"s": {"app": "web", "tier": "fe"}}) == "Selector app=web,tier=fe."
 
 
-def test_placeholders_ignore_escaped_braces():
-    book = {"title": "{a}", "fix": [{"text": "t {b}", "command": "x '{{end}}' {c}"}]}
-    assert placeholders(book) == {"a", "b", "c"}
+def test_when_gates_a_sentence_and_a_step():
+    books = Playbooks({"x": {"id": "x", "title": "T",
+                             "explanation": ["Always.", {"when": "flag", "text": "Only if flagged."}],
+                             "fix": [{"text": "a"}, {"text": "b", "when": "flag"}]}})
+    for flag, text, steps in (("", "Always.", ["a"]), ("yes", "Always. Only if flagged.", ["a", "b"])):
+        f = Finding("x", Severity.INFO, "s", facts={"flag": flag})
+        books.apply(f, {})
+        assert f.explanation == text and [s.text for s in f.fix] == steps
+
+
+def test_placeholders_include_gates():
+    book = {"title": "{a}", "explanation": [{"when": "g", "text": "t"}],
+            "fix": [{"text": "t {b}", "command": "x '{.end}' {c}", "when": "h"}]}
+    assert placeholders(book) == {"a", "b", "c", "g", "h"}

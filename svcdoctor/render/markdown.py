@@ -38,6 +38,8 @@ def render(report: Report, out: TextIO) -> None:
     out.write(f"## svcdoctor: Service `{report.target}` ({svc['type']})\n\n")
     out.write(f"**{report.verdict}**\n\n")
     out.write(f"_Source: {report.source}_\n\n")
+    if report.probes:
+        out.write(f"_Probes: {report.probes}_\n\n")
     for n, f in enumerate(report.findings, 1):
         _finding(f, n, out)
     if report.could_not_verify:

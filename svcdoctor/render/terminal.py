@@ -61,6 +61,8 @@ def _render(con: Console, report: Report) -> None:
     head.append(f"  ({', '.join(extra)})")
     con.print(head)
     con.print(Text(f"source: {report.source}", style="dim"))
+    if report.probes:
+        con.print(Text(f"probes: {report.probes}", style="dim"))
     con.print()
     top = report.findings[0].severity if report.findings else None
     style = STYLE[top] if top in (Severity.CRITICAL, Severity.WARNING) else "bold green"
