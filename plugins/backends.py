@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 from collections import Counter
 from typing import Iterator
 
@@ -127,7 +129,6 @@ def _suggest_selector(sel: dict[str, str], near: list[dict]) -> dict[str, str] |
 
 
 def _selector_patch(old: dict[str, str], new: dict[str, str]) -> str:
-    import json
     # A merge patch only adds/changes keys; removed keys must be set to null.
     patch = {k: new.get(k) for k in sorted(set(old) | set(new))}
     return json.dumps({"spec": {"selector": patch}}, separators=(",", ":"))
@@ -175,7 +176,6 @@ def manual_endpoints(ev: Evidence) -> Iterator[Finding]:
 
 
 def _similar(svc_name: str, obj: Obj) -> bool:
-    import difflib
     nm = kube.labels(obj).get("kubernetes.io/service-name") or kube.name(obj)
     if kube.labels(obj).get("endpointslice.kubernetes.io/managed-by") == "endpointslice-controller.k8s.io":
         return False  # controller-made slices belong to selector Services

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from importlib import resources
 import sys
 from pathlib import Path
 from typing import NoReturn, Sequence, TextIO
@@ -168,8 +169,7 @@ def _demo_evidence(name: str) -> Evidence:
     entries = demo.bundled()
     if name not in entries:
         raise UsageError(f"no bundled recording {name!r}; `svcdoctor demo --list` shows them")
-    entry = entries[name]
-    with __import__("importlib").resources.as_file(entry) as path:
+    with resources.as_file(entries[name]) as path:
         doc = load_documents(Path(path))[0]
     return evidence_from_recording(doc, f"bundled:{name}")
 
