@@ -389,3 +389,33 @@ def test_in_cluster_service_account_config(cp, ran, reader_kubeconfig, tmp_path)
                           capture_output=True, text=True, env=env, timeout=60)
     assert ids(proc) == ["selector-matches-no-pods"], proc.stderr
     assert json.loads(proc.stdout)["target"] == "shop/web-api"
+
+
+def test_record_masks_credentials(cp, tmp_path):
+    """Credentials in ordinary objects never reach a recording (svcdoctor never reads Secrets)."""
+    cp.create_namespace("vault-demo")
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdmMtYWNjb3VudCJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+    cp.kubectl("apply", "-f", "-", input=scenarios.deployment(
+        "api", "vault-demo", {"app": "api"}, replicas=1,
+        extra_pod="""\
+            imagePullSecrets: []
+            """).replace("        readinessProbe:", "        env: [{name: DB_PASSWORD, value: hunter2-secret}, "
+                         "{name: UPSTREAM, value: 'https://svc:s3cr3tpass@db.internal/x'}, "
+                         "{name: LOG_LEVEL, value: debug}]\n        readinessProbe:"))
+    cp.kubectl("apply", "-f", "-", input=scenarios.service("api", "vault-demo", {"app": "api"}))
+    cp.kubectl("-n", "vault-demo", "annotate", "service", "api", "example.com/api-token=tok-abc123",
+               "example.com/owner=team-a")
+    cp.wait_until(lambda: any(scenarios.ready(p) for p in scenarios.pods(cp, "vault-demo")), timeout=60)
+    pod = scenarios.pods(cp, "vault-demo")[0]["metadata"]["name"]
+    scenarios.kubelet_event(cp, "vault-demo", pod, reason="Failed", count=1, span_s=1,
+                            message=f"Failed to pull image: authorization Bearer {jwt} rejected")
+    out = tmp_path / "rec.yaml"
+    proc = svcdoctor("record", "svc/api", "-n", "vault-demo", "-o", str(out), "--no-probe",
+                     kubeconfig=cp.kubeconfig)
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    for secret in ("hunter2-secret", "s3cr3tpass", "tok-abc123", jwt, "last-applied-configuration"):
+        assert secret not in text
+    assert "<masked>" in text and "LOG_LEVEL" in text and "debug" in text and "team-a" in text
+    assert "Failed to pull image: authorization Bearer <masked> rejected" in text
+    assert ids(svcdoctor("diagnose", "--from", str(out), "-o", "json")) == []  # still replays
