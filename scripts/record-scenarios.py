@@ -28,14 +28,15 @@ import controlplane  # noqa: E402
 import scenarios  # noqa: E402
 
 
-def finish(out: Path, expect: list[str], source: str, probe_note: str | None) -> int:
+def finish(out: Path, expect: list[str], source: str, probe_note: str | None,
+           translation: str | None = None) -> int:
     """Stamp where the recording came from and what the scenario expects."""
     doc = yaml.safe_load(out.read_text())
     doc["metadata"]["source"] = source
     if probe_note is not None:
         doc["probeNote"] = probe_note
     items = doc.pop("items")
-    doc["expect"] = {"findings": expect}
+    doc["expect"] = {"findings": expect, **({"translation": translation} if translation else {})}
     doc["items"] = items
     out.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
     return len(items)
@@ -88,7 +89,7 @@ def main(names: list[str]) -> int:
             # kwok runs no kube-proxy: there is no data plane to probe in this cluster.
             n = finish(out, sc.expect, f"kube-apiserver {controlplane.K8S_VERSION} + kwok "
                        f"{controlplane.KWOK_VERSION}, scripts/record-scenarios.py",
-                       "recorded on a control plane without a data plane (kwok): not probed")
+                       "recorded on a control plane without a data plane (kwok): not probed", sc.translation)
             print(f"{sc.name}: {n} objects, expect {sc.expect or 'no findings'}")
     return 0
 

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import textwrap
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -57,26 +58,34 @@ def service(name: str, ns: str, selector: dict[str, str] | None,
         """) + textwrap.indent(textwrap.dedent(extra), "  ")
 
 
-def kubelet_event(cp: Any, ns: str, pod: str, *, reason: str, message: str, count: int,
-                  span_s: int, type_: str = "Warning") -> None:
-    """Post the event the kubelet would (kwok runs no kubelet): core/v1, source kubelet."""
-    obj = json.loads(cp.kubectl("-n", ns, "get", "pod", pod, "-o", "json").stdout)
+def post_event(cp: Any, ns: str, kind: str, name: str, *, reason: str, message: str, count: int,
+               span_s: int, component: str, type_: str = "Warning", host: str = "") -> None:
+    """Post the core/v1 Event a component would (kwok runs no kubelet and no cloud controller)."""
+    resource = {"Pod": "pod", "Service": "service"}[kind]
+    obj = json.loads(cp.kubectl("-n", ns, "get", resource, name, "-o", "json").stdout)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     first = now - dt.timedelta(seconds=span_s)
     stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    involved = {"apiVersion": "v1", "kind": kind, "name": name, "namespace": ns,
+                "uid": obj["metadata"]["uid"], "resourceVersion": obj["metadata"]["resourceVersion"]}
+    if kind == "Pod":
+        involved["fieldPath"] = f"spec.containers{{{obj['spec']['containers'][0]['name']}}}"
     event = {
         "apiVersion": "v1", "kind": "Event",
-        "metadata": {"name": f"{pod}.{int(now.timestamp() * 1000):x}", "namespace": ns},
-        "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": ns,
-                           "uid": obj["metadata"]["uid"],
-                           "resourceVersion": obj["metadata"]["resourceVersion"],
-                           "fieldPath": f"spec.containers{{{obj['spec']['containers'][0]['name']}}}"},
-        "reason": reason, "message": message, "type": type_, "count": count,
-        "source": {"component": "kubelet", "host": obj["spec"].get("nodeName", "")},
+        "metadata": {"name": f"{name}.{uuid.uuid4().hex[:16]}", "namespace": ns},
+        "involvedObject": involved, "reason": reason, "message": message, "type": type_, "count": count,
+        "source": {"component": component, **({"host": host} if host else {})},
         "firstTimestamp": stamp(first), "lastTimestamp": stamp(now),
-        "reportingComponent": "kubelet", "reportingInstance": obj["spec"].get("nodeName", ""),
+        "reportingComponent": component, "reportingInstance": host,
     }
     cp.kubectl("create", "-f", "-", input=json.dumps(event))
+
+
+def kubelet_event(cp: Any, ns: str, pod: str, *, reason: str, message: str, count: int,
+                  span_s: int, type_: str = "Warning") -> None:
+    obj = json.loads(cp.kubectl("-n", ns, "get", "pod", pod, "-o", "json").stdout)
+    post_event(cp, ns, "Pod", pod, reason=reason, message=message, count=count, span_s=span_s,
+               component="kubelet", type_=type_, host=obj["spec"].get("nodeName", ""))
 
 
 def pods(cp: Any, ns: str, selector: str = "") -> list[dict]:
@@ -100,6 +109,7 @@ class Scenario:
     namespaces: list[str] = field(default_factory=list)   # extra namespaces to create
     setup: Callable[[Any, "Scenario"], None] | None = None
     settled: Callable[[Any, "Scenario"], bool] | None = None
+    translation: str | None = None          # lb-provisioning-failed: which translation applies
 
 
 def _slices_settled(cp: Any, sc: Scenario) -> bool:
@@ -343,6 +353,96 @@ SCENARIOS: list[Scenario] = [
                             "{name: metrics, port: 9100, targetPort: metrics}]")],
              ["target-port-name-not-found"]),
 ]
+
+# --- load-balancer controllers' failures, as they post them (upstream message texts) -----
+
+SYNC = "Error syncing load balancer: failed to ensure load balancer: "
+LB_FAILURES = [
+    # (translation, reason, source component, message, extra Service spec)
+    ("aws-no-suitable-subnets", "SyncLoadBalancerFailed", "service-controller",
+     SYNC + "could not find any suitable subnets for creating the ELB", ""),
+    ("aws-lbc-subnets-internal-scheme", "FailedBuildModel", "service",
+     "Failed build model due to unable to resolve at least one subnet "
+     "(0 match VPC and tags: [kubernetes.io/role/internal-elb])", "loadBalancerClass: service.k8s.aws/nlb\n"),
+    ("aws-vpc-no-internet-gateway", "SyncLoadBalancerFailed", "service-controller",
+     SYNC + 'error creating load balancer: "InvalidSubnet: VPC vpc-0a1b2c3d4e5f67890 has no internet gateway'
+            '\n\tstatus code: 400, request id: 5d8f1c2a-3b4e-4f6a-9c7d-0e1f2a3b4c5d"', ""),
+    ("aws-loadbalancerip-unsupported", "SyncLoadBalancerFailed", "service-controller",
+     SYNC + "LoadBalancerIP cannot be specified for AWS ELB", "loadBalancerIP: 203.0.113.10\n"),
+    ("mixed-protocols", "SyncLoadBalancerFailed", "service-controller",
+     SYNC + "mixed protocol is not supported for LoadBalancer", "MIXED"),
+    ("aws-multiple-tagged-security-groups", "SyncLoadBalancerFailed", "service-controller",
+     SYNC + "Multiple tagged security groups found for instance i-0abc123def4567890; ensure only the k8s "
+            "security group is tagged; the tagged groups were sg-0a1b2c3d(k8s-elb-a1b2) sg-0e4f5a6b(nodes)", ""),
+    ("aws-multiple-untagged-security-groups", "SyncLoadBalancerFailed", "service-controller",
+     SYNC + "Multiple untagged security groups found for instance i-0abc123def4567890; "
+            "ensure the k8s security group is tagged", ""),
+    ("gcp-ip-not-reserved", "SyncLoadBalancerFailed", "service-controller",
+     SYNC + 'requested ip "203.0.113.20" is neither static nor assigned to the LB', "loadBalancerIP: 203.0.113.20\n"),
+    ("gcp-network-tier-mismatch", "SyncLoadBalancerFailed", "service-controller",
+     SYNC + 'requested IP "203.0.113.21" belongs to the Standard network tier; expected Premium',
+     "loadBalancerIP: 203.0.113.21\n"),
+    ("gcp-shared-vpc-firewall", "LoadBalancerManualChange", "service-controller",
+     "Firewall change required by security admin: `gcloud compute firewall-rules create "
+     "k8s-fw-a1b2c3d4e5f6 --network shared-vpc --description \"{\\\"kubernetes.io/service-name\\\":"
+     "\\\"cloud/lb-gcp-shared-vpc-firewall\\\"}\" --allow tcp:80 --source-ranges 0.0.0.0/0 "
+     "--target-tags gke-prod-node --project host-project`", ""),
+    ("azure-ip-in-other-resource-group", "SyncLoadBalancerFailed", "service-controller",
+     SYNC + "findMatchedPIPByLoadBalancerIP: cannot find public IP with IP address 20.50.60.70 in resource "
+            "group mc_prod-rg_prod-aks_westeurope: not found", "loadBalancerIP: 20.50.60.70\n"),
+    ("azure-join-permission", "SyncLoadBalancerFailed", "service-controller",
+     SYNC + 'Retriable: false, RetryAfter: 0s, HTTPStatusCode: 403, RawError: Code="LinkedAuthorizationFailed" '
+            "Message=\"The client '8f3c2a1b-0000-4000-8000-123456789abc' with object id "
+            "'8f3c2a1b-0000-4000-8000-123456789abc' has permission to perform action "
+            "'Microsoft.Network/loadBalancers/write' on scope '/subscriptions/0000/resourceGroups/mc_rg/providers/"
+            "Microsoft.Network/loadBalancers/kubernetes'; however, it does not have permission to perform action "
+            "'Microsoft.Network/publicIPAddresses/join/action' on the linked scope(s) '/subscriptions/0000/"
+            "resourceGroups/net-rg/providers/Microsoft.Network/publicIPAddresses/prod-ip' or the linked scope(s) "
+            "are invalid.\"", ""),
+    ("azure-source-ranges-conflict", "ConflictConfiguration", "service-controller",
+     "cannot set both spec.LoadBalancerSourceRanges and service annotation "
+     "service.beta.kubernetes.io/azure-allowed-ip-ranges", "loadBalancerSourceRanges: [198.51.100.0/24]\n"),
+    ("quota-exceeded", "SyncLoadBalancerFailed", "service-controller",
+     SYNC + "failed to ensure a static IP for load balancer (a1b2c3d4e5f6): googleapi: Error 403: "
+            "Quota 'STATIC_ADDRESSES' exceeded.  Limit: 8.0 in region us-central1., quotaExceeded", ""),
+    ("unknown", "SyncLoadBalancerFailed", "service-controller",
+     SYNC + "OperationNotAllowed: the subscription is disabled and therefore marked as read only", ""),
+]
+
+
+def _lb_failure(translation: str, reason: str, component: str, message: str):
+    def setup(cp: Any, sc: "Scenario") -> None:
+        cp.wait_until(lambda: len(pods(cp, sc.namespace)) >= 2 and all(ready(p) for p in pods(cp, sc.namespace)),
+                      timeout=60, what="cloud: 2 ready pods")
+        if translation == "azure-source-ranges-conflict":  # both ways of restricting sources
+            cp.kubectl("-n", sc.namespace, "annotate", "service", sc.service, "--overwrite",
+                       "service.beta.kubernetes.io/azure-allowed-ip-ranges=198.51.100.0/24")
+        post_event(cp, sc.namespace, "Service", sc.service, reason="EnsuringLoadBalancer",
+                   message="Ensuring load balancer", count=9, span_s=1080, component=component, type_="Normal")
+        post_event(cp, sc.namespace, "Service", sc.service, reason=reason, message=message, count=9,
+                   span_s=1080, component=component,
+                   type_="Normal" if reason == "LoadBalancerManualChange" else "Warning")
+    return setup
+
+
+def _lb_service(name: str, extra: str) -> str:
+    ports = "[{name: http, port: 80, targetPort: http}]"
+    if extra == "MIXED":
+        ports, extra = ("[{name: dns-tcp, port: 53, targetPort: 8053, protocol: TCP}, "
+                        "{name: dns-udp, port: 53, targetPort: 8053, protocol: UDP}]"), ""
+    return service(name, "cloud", {"app": "app"}, ports=ports, extra="type: LoadBalancer\n" + extra)
+
+
+for _t, _reason, _component, _message, _extra in LB_FAILURES:
+    SCENARIOS.append(Scenario(
+        f"lb-failed-{_t}", f"The load-balancer controller reports {_reason}: {_t} "
+                           f"(event posted as {_component} posts it).",
+        "cloud", f"lb-{_t}"[:63],
+        [deployment("app", "cloud", {"app": "app"},
+                    ports="[{name: http, containerPort: 8080}, {name: dns-tcp, containerPort: 8053}, "
+                          "{name: dns-udp, containerPort: 8053, protocol: UDP}]"),
+         _lb_service(f"lb-{_t}"[:63], _extra)],
+        ["lb-provisioning-failed"], setup=_lb_failure(_t, _reason, _component, _message), translation=_t))
 
 BY_NAME = {s.name: s for s in SCENARIOS}
 

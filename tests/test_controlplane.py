@@ -74,6 +74,9 @@ def test_scenario_diagnosed_live(cp, ran, name):
                      kubeconfig=cp.kubeconfig)
     assert ids(proc) == sorted(sc.expect)
     assert proc.returncode == (0 if not sc.expect else proc.returncode)
+    if sc.translation:
+        (failed,) = [f for f in json.loads(proc.stdout)["findings"] if f["id"] == "lb-provisioning-failed"]
+        assert failed["facts"]["translation"] == sc.translation
     assert json.loads(proc.stdout)["source"].startswith(f"cluster {cp.server}")
 
 

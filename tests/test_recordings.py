@@ -35,6 +35,10 @@ def test_there_are_recordings():
 def test_recording_replays_to_expected_findings(path):
     report = replay(path)
     assert sorted(f.id for f in report.findings) == sorted(expected(path))
+    translation = yaml.safe_load(path.read_text())["expect"].get("translation")
+    if translation:
+        (failed,) = [f for f in report.findings if f.id == "lb-provisioning-failed"]
+        assert failed.facts["translation"] == translation
     worst = min((f.severity.rank for f in report.findings), default=None)
     assert report.exit_code == {0: 2, 1: 1}.get(worst, 0)
 
@@ -73,6 +77,13 @@ def test_consequences_follow_their_cause():
     assert [f.id for f in other.findings] == ["selector-pods-in-other-namespace",
                                              "selector-matches-no-pods"]
     assert other.findings[1].caused_by == "selector-pods-in-other-namespace"
+
+
+def test_every_lb_error_translation_has_a_recording():
+    from svcdoctor.plugins.lb_provisioning import translations
+
+    recorded = {yaml.safe_load(p.read_text())["expect"].get("translation") for p in RECORDINGS}
+    assert {t["id"] for t in translations()} | {"unknown"} <= recorded
 
 
 def test_healthy_recordings_raise_no_warning():

@@ -96,9 +96,22 @@ def recording_document(evidence: Evidence, *, source: str, description: str = ""
                            "probes": evidence.probes, "probeNote": evidence.probe_note}
     if expect:
         doc["expect"] = expect
-    doc["items"] = [redact_object(o) for o in evidence.items]
+    doc["items"] = [redact_object(o) for o in evidence.items if _relevant(o, evidence)]
     meta["digest"] = digest(doc["items"])
     return doc
+
+
+def _relevant(obj: dict[str, Any], evidence: Evidence) -> bool:
+    """Events about other objects of a busy namespace add nothing to this Service's story."""
+    if obj.get("kind") != "Event":
+        return True
+    inv = kube.event_involved(obj)
+    if inv.get("kind") in ("Node", "Namespace"):
+        return True
+    if inv.get("kind") == "Service":
+        return inv.get("name") == evidence.target.name
+    pods = {kube.name(p) for p in evidence.selected_pods + evidence.other_namespace_pods}
+    return inv.get("kind") != "Pod" or inv.get("name") in pods
 
 
 def digest(items: list[Any]) -> str:

@@ -1,0 +1,99 @@
+"""Load-balancer provisioning failures, as the controllers themselves report them.
+
+The cloud service controller (event source ``service-controller``), the AWS Load Balancer
+Controller (``service``) and friends post Warning events on the Service when they fail.
+This check takes the latest failure that no later success superseded and translates the
+message with the table in ``lb_errors.yaml`` (data, so adding a translation is a small
+change); an unknown message is passed through verbatim with its count and age. It never
+guesses: without such an event it says nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterator
+
+import yaml
+
+from svcdoctor import hookimpl, kube
+from svcdoctor.evidence import Evidence
+from svcdoctor.findings import Finding, Ref, Severity
+from svcdoctor.wording import fill
+
+FAILURES = {"SyncLoadBalancerFailed", "CreatingLoadBalancerFailed", "UpdateLoadBalancerFailed",
+            "FailedBuildModel", "FailedDeployModel", "LoadBalancerManualChange",
+            "ConflictConfiguration", "LoadBalancerMixedProtocolNotSupported"}
+# Event source component → who that is (the AWS Load Balancer Controller posts as "service").
+CONTROLLERS = {"service-controller": "cloud provider's service controller",
+               "service": "AWS Load Balancer Controller (event source \"service\")",
+               "service-lb-controller": "k3s ServiceLB controller"}
+SUCCESSES = {"EnsuredLoadBalancer", "SuccessfullyReconciled", "UpdatedLoadBalancer"}
+
+
+@lru_cache(maxsize=1)
+def translations() -> list[dict[str, Any]]:
+    table = yaml.safe_load((resources.files("svcdoctor.plugins") / "lb_errors.yaml").read_text("utf-8"))
+    for entry in table:
+        entry["regex"] = re.compile(entry["match"])
+    return table
+
+
+def translate(message: str) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    for entry in translations():
+        m = entry["regex"].search(message)
+        if m:
+            groups = {k: v for k, v in m.groupdict().items() if v}
+            # alternatives may name the same thing twice (ip1/ip): keep the plain name
+            for k in list(groups):
+                if k[-1].isdigit() and k[:-1] not in groups:
+                    groups[k[:-1]] = groups.pop(k)
+            return entry, groups
+    return None, {}
+
+
+@hookimpl
+def register_checks(register) -> None:
+    register(provisioning, emits=("lb-provisioning-failed",))
+
+
+def provisioning(ev: Evidence) -> Iterator[Finding]:
+    if kube.service_type(ev.service) != "LoadBalancer":
+        return
+    events = ev.events_for("Service", ev.target.name)
+    failures = [e for e in events if e.get("reason") in FAILURES]
+    latest = kube.latest(failures)
+    if latest is None:
+        return
+    ingress = ((ev.service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    success = kube.latest(e for e in events if e.get("reason") in SUCCESSES)
+    if success is not None and ingress and (kube.event_last_seen(success) or 0) > (kube.event_last_seen(latest) or 0):
+        return  # it failed once, then succeeded
+    message = kube.event_message(latest)
+    entry, groups = translate(message)
+    first, last = kube.event_first_seen(latest), kube.event_last_seen(latest)
+    count = kube.event_count(latest)
+    facts: dict[str, Any] = {
+        "reason": latest.get("reason"),
+        "source": CONTROLLERS.get(kube.event_source(latest), kube.event_source(latest) or "load-balancer"),
+        "message": message, "when": (f"{count} times over {ev.age(first)}" if count > 1 and first
+                                     else f"once, {ev.age(last)} ago"),
+        "pending": "yes" if not ingress else "", "translation": entry["id"] if entry else "unknown",
+        "unknown": "" if entry else "yes", **groups,
+    }
+    if entry:
+        base = {"namespace": ev.target.namespace, "service": ev.target.name, **groups}
+        facts.update({"provider": entry["provider"], "cause_title": fill(entry["title"], base) or entry["title"],
+                      "cause": fill(" ".join(entry["cause"].split()), base) or ""})
+        for i, step in enumerate(entry.get("fix") or [], 1):
+            facts[f"fix{i}_text"] = fill(step["text"], base) or ""
+            cmd = fill(step.get("command", ""), base) if step.get("command") else ""
+            facts[f"fix{i}_command"] = cmd or ""
+            facts[f"fix{i}_text_only"] = "" if cmd else "yes"
+    else:
+        facts["cause_title"] = f"{latest.get('reason')} (not a known error)"
+    yield Finding("lb-provisioning-failed", Severity.CRITICAL if not ingress else Severity.WARNING,
+                  f"Service {ev.target} load balancer", facts=facts,
+                  evidence=[Ref.event(latest, ev)]
+                  + ([Ref.field(ev.service, "status.loadBalancer", {})] if not ingress else []))
