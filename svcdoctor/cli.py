@@ -194,7 +194,7 @@ def _evidence(args: argparse.Namespace, name: str | None, namespace: str | None)
     from .sources.live import evidence_from_cluster
 
     evidence = evidence_from_cluster(name, namespace, context=args.context, kubeconfig=args.kubeconfig,
-                                     timeout=args.request_timeout)
+                                     timeout=args.request_timeout, registry=registry.default())
     probing.probe(evidence, registry.default(), _probe_options(args))
     return evidence
 

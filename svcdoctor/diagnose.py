@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from . import loadbalancers
 from . import registry as registry_mod
 from .evidence import Evidence
 from .findings import Finding, Ref, Severity
@@ -22,6 +23,7 @@ def diagnose(evidence: Evidence, *, playbooks: Playbooks | None = None,
     registry = registry or registry_mod.default()
     playbooks = playbooks or Playbooks.load()
     disabled = set(disable)
+    loadbalancers.detect(evidence, registry)
     findings: list[Finding] = []
     for check in registry.checks:
         if check.name in disabled or check.plugin in disabled:

@@ -47,6 +47,10 @@ class Evidence:
     probes: list[dict[str, Any]] = field(default_factory=list)
     # Why probes did not run ("" when they ran, or when there was nothing to probe).
     probe_note: str = ""
+    # Kinds whose API is not installed in the cluster (a read answered 404): looked, none.
+    absent: set[str] = field(default_factory=set)
+    # Filled by svcdoctor.loadbalancers.detect for LoadBalancer Services.
+    lb_implementations: list[Any] = field(default_factory=list)
 
     # --- the Service and what hangs off it -------------------------------------------
 
@@ -144,7 +148,8 @@ class Evidence:
         return out
 
     def was_collected(self, *kinds: str) -> bool:
-        return all(k in self.collected for k in kinds)
+        """Each kind was read: its objects are here, or its API is not installed."""
+        return all(k in self.collected or k in self.absent for k in kinds)
 
     def age(self, when: datetime | None) -> str:
         if when is None:

@@ -47,6 +47,43 @@ def register_checks(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def plan_reads(service: Any, read: Callable[..., None]) -> None:
+    """Ask the live source for extra objects this plugin's checks need.
+
+    Called once per live diagnosis, after the Service is fetched and before the remaining
+    reads are issued (never for recordings or offline input, which hold what they hold);
+    ``service`` is the Service object as the API server returned it. Call
+    ``read(kind, path, what)`` for each list to fetch: ``kind`` is the object kind the
+    items get (e.g. ``"IPAddressPool"``), ``path`` the API path of a list (e.g.
+    ``"/apis/metallb.io/v1beta1/ipaddresspools"``), ``what`` the words for a could-not-verify
+    ("list MetalLB IPAddressPools"). Reads must be GET/LIST and never Secrets. A 404 means
+    the API is not installed and the kind counts as collected with no objects; a 403 becomes
+    a gap (could-not-verify). Every read counts against the diagnosis' request budget, so
+    plan reads only for the Services that need them.
+
+    Returns nothing.
+    """
+
+
+@hookspec
+def detect_lb_implementations(evidence: Any, found: Callable[..., None]) -> None:
+    """Say which load-balancer implementations the evidence shows in this cluster.
+
+    Called once per diagnosis of a Service of type LoadBalancer, before the checks run,
+    so that checks can ask "who should implement this load balancer?" through
+    ``evidence.lb_implementations``. Call ``found(name, classes=(), default=True,
+    evidence=[])`` for each implementation seen: ``name`` as a user knows it ("MetalLB",
+    "AWS Load Balancer Controller"), ``classes`` the ``spec.loadBalancerClass`` values it
+    serves, ``default`` whether it also serves Services without a class, ``evidence`` the
+    :class:`svcdoctor.findings.Ref` objects it was recognised by. Report only what the
+    evidence shows; what could not be read stays in ``evidence.gaps`` for the checks to
+    turn into could-not-verify.
+
+    Returns nothing.
+    """
+
+
+@hookspec
 def plan_probes(evidence: Any, plan: Callable[[Any], None], options: Any) -> None:
     """Plan the network probes a live diagnosis should run.
 

@@ -354,6 +354,23 @@ SCENARIOS: list[Scenario] = [
              ["target-port-name-not-found"]),
 ]
 
+SCENARIOS += [
+    Scenario("lb-no-implementation",
+             "type LoadBalancer on a cluster with no load-balancer implementation: really pending.",
+             "edge", "storefront",
+             [deployment("storefront", "edge", {"app": "storefront"}),
+              service("storefront", "edge", {"app": "storefront"}, extra="type: LoadBalancer\n")],
+             ["lb-pending-no-controller"]),
+    Scenario("lb-class-unclaimed",
+             "loadBalancerClass service.k8s.aws/nlb, but the AWS Load Balancer Controller is not installed.",
+             "edge", "partner-api",
+             [deployment("partner-api", "edge", {"app": "partner-api"}),
+              service("partner-api", "edge", {"app": "partner-api"},
+                      extra="type: LoadBalancer\nloadBalancerClass: service.k8s.aws/nlb\n")],
+             ["lb-class-unclaimed"]),
+]
+
+
 # --- load-balancer controllers' failures, as they post them (upstream message texts) -----
 
 SYNC = "Error syncing load balancer: failed to ensure load balancer: "

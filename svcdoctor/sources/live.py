@@ -191,12 +191,30 @@ def connect(context: str | None = None, kubeconfig: str | None = None,
 
 
 def evidence_from_cluster(name: str, namespace: str | None, *, context: str | None = None,
-                          kubeconfig: str | None = None, timeout: float | None = None) -> Evidence:
+                          kubeconfig: str | None = None, timeout: float | None = None,
+                          registry: Any = None) -> Evidence:
     client, default_ns = connect(context, kubeconfig, timeout)
-    return collect(client, Target(namespace or default_ns, name), source_host=client.host)
+    return collect(client, Target(namespace or default_ns, name), source_host=client.host,
+                   registry=registry)
 
 
-def collect(client: Client, target: Target, source_host: str = "") -> Evidence:
+def _plugin_reads(registry: Any, svc: Obj) -> list[tuple[str, str, str]]:
+    """(kind, path, what) reads the plugins ask for; only plain GET/LIST paths, no Secrets."""
+    reads: list[tuple[str, str, str]] = []
+    if registry is None:
+        return reads
+
+    def read(kind: str, path: str, what: str) -> None:
+        if not path.startswith(("/api/", "/apis/")) or "secrets" in path.split("?")[0].split("/"):
+            raise ClusterError(f"a plugin asked to read {path!r}; svcdoctor only lists API objects, "
+                               "never Secrets")
+        reads.append((kind, path, what))
+
+    registry.pm.hook.plan_reads(service=svc, read=read)
+    return reads
+
+
+def collect(client: Client, target: Target, source_host: str = "", registry: Any = None) -> Evidence:
     ns, name = target.namespace, target.name
     qns = quote(ns, safe="")
     gaps: list[Gap] = []
@@ -250,6 +268,9 @@ def collect(client: Client, target: Target, source_host: str = "") -> Evidence:
             except Missing as exc:  # namespace vanished mid-flight, or an API group is absent
                 gaps.append(Gap(reads[key][2], f"404 Not Found: {exc}", kind))
 
+        absent: set[str] = set()
+        plugin_futures = {kind: (what, pool.submit(listing, path, kind, what))
+                          for kind, path, what in _plugin_reads(registry, svc)}
         # Phase 2: only what phase 1 showed is needed.
         selector = kube.service_selector(svc)
         later = {}
@@ -272,9 +293,19 @@ def collect(client: Client, target: Target, source_host: str = "") -> Evidence:
                 gaps.append(Gap(exc.what, exc.message, "" if key == "elsewhere" else "Endpoints"))
             except Missing:
                 collected.add("Endpoints")  # looked, and there is none
-    return build_evidence(items, target, collected=collected, observed_at=observed_at,
-                          source=f"cluster {source_host or client.host} ({client.requests} API requests)",
-                          gaps=gaps)
+        for kind, (what, fut) in plugin_futures.items():
+            try:
+                items += fut.result()[1]
+                collected.add(kind)
+            except Forbidden as exc:
+                gaps.append(Gap(exc.what, exc.message, kind))
+            except Missing:
+                absent.add(kind)  # that API is not installed in this cluster
+    evidence = build_evidence(items, target, collected=collected, observed_at=observed_at,
+                              source=f"cluster {source_host or client.host} ({client.requests} API requests)",
+                              gaps=gaps)
+    evidence.absent = absent
+    return evidence
 
 
 def _not_found(client: Client, target: Target) -> Exception:

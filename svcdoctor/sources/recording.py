@@ -63,6 +63,7 @@ def evidence_from_recording(doc: dict[str, Any], where: str, name: str | None = 
         collected = {str(k) for k in doc.get("collected") or {i["kind"] for i in items}}
         probes = list(doc.get("probes") or [])
         probe_note = str(doc.get("probeNote") or "")
+        absent = {str(k) for k in doc.get("absent") or []}
         want = meta.get("digest")
     except (KeyError, TypeError, AttributeError) as exc:
         raise SourceError(f"{where}: corrupt recording ({exc.__class__.__name__}: {exc})") from exc
@@ -77,6 +78,7 @@ def evidence_from_recording(doc: dict[str, Any], where: str, name: str | None = 
                               source=f"recording {where} — {meta.get('source', 'origin unknown')}",
                               gaps=gaps, probes=probes)
     evidence.probe_note = probe_note
+    evidence.absent = absent
     return evidence
 
 
@@ -91,7 +93,7 @@ def recording_document(evidence: Evidence, *, source: str, description: str = ""
     if description:
         meta["description"] = description
     doc: dict[str, Any] = {"apiVersion": API_VERSION, "kind": KIND, "metadata": meta,
-                           "collected": sorted(evidence.collected),
+                           "collected": sorted(evidence.collected), "absent": sorted(evidence.absent),
                            "gaps": [g.to_dict() for g in evidence.gaps],
                            "probes": evidence.probes, "probeNote": evidence.probe_note}
     if expect:
