@@ -1,8 +1,9 @@
 """Which load-balancer implementations this cluster shows, from the evidence alone.
 
 Sources of proof, strongest first: a controller acting on this very Service (its events),
-the controller's own pods (kube-system), its API (MetalLB's IPAddressPool CRD), and the
-nodes' providerID (managed clouds run their cloud controller off-cluster). Something that
+the controller's own pods (kube-system), and the nodes' providerID (managed clouds run
+their cloud controller off-cluster). MetalLB and k3s ServiceLB are detected by their own
+plugins (metallb, servicelb), which read their APIs and pods. Something that
 may or may not do load balancing (Cilium, whose LB IPAM is optional) is reported as
 uncertain, so no check claims "nothing implements this" on its account.
 """
@@ -18,18 +19,10 @@ CLOUDS = {"aws", "gce", "azure", "openstack", "digitalocean", "linode", "vsphere
           "hcloud", "exoscale", "scaleway", "alicloud", "huaweicloud", "tencentcloud", "equinixmetal",
           "packet", "cloudstack", "kubevirt", "ovhcloud", "upcloud", "vultr", "civo"}
 AWS_LBC_CLASS = "service.k8s.aws/nlb"
-METALLB_POOLS = "/apis/metallb.io/v1beta1/ipaddresspools"
 # event source component -> implementation acting on the Service
-ACTING = {"service-controller": "cloud controller", "metallb-controller": "MetalLB",
-          "metallb-speaker": "MetalLB", "service-lb-controller": "k3s ServiceLB"}
+ACTING = {"service-controller": "cloud controller"}
 AWS_LBC_REASONS = {"FailedBuildModel", "FailedDeployModel", "SuccessfullyReconciled",
                    "FailedAddFinalizer", "FailedUpdateStatus"}
-
-
-@hookimpl
-def plan_reads(service, read) -> None:
-    if kube.service_type(service) == "LoadBalancer":
-        read("IPAddressPool", METALLB_POOLS, "list MetalLB IPAddressPools")
 
 
 def _system_pods(ev: Evidence) -> list[dict]:
@@ -71,23 +64,13 @@ def detect_lb_implementations(evidence: Evidence, found) -> None:
                        AWS_LBC_CLASS)
             found("AWS Load Balancer Controller", classes=(cls,), default=False,
                   evidence=[_pod_ref(pod, "runs the AWS Load Balancer Controller")])
-        if name.startswith("svclb-"):
-            found("k3s ServiceLB", evidence=[_pod_ref(pod, "is a ServiceLB (klipper-lb) pod")])
         if name.startswith("kube-vip"):
             found("kube-vip", classes=("kube-vip.io/kube-vip-class",),
                   evidence=[_pod_ref(pod, "runs kube-vip")])
-        if name.startswith("metallb-"):
-            found("MetalLB", classes=("*",), evidence=[_pod_ref(pod, "runs MetalLB")])
         if name.startswith("cilium-") and not name.startswith("cilium-operator"):
             found("Cilium LB IPAM", certain=False,
                   evidence=[_pod_ref(pod, "runs Cilium, whose LB IPAM may serve LoadBalancer Services")])
-    # 3. MetalLB's API (its namespace is usually metallb-system, which svcdoctor does not list).
-    pools = ev.of_kind("IPAddressPool")
-    if pools or ("IPAddressPool" in ev.collected and "IPAddressPool" not in ev.absent):
-        # "*": MetalLB may be started with --lb-class, which its pods' args would show
-        found("MetalLB", classes=("*",), evidence=[
-            Ref("field", "metallb.io/v1beta1", f"the MetalLB API is installed ({len(pools)} IPAddressPools)")])
-    # 4. Nodes initialised by a cloud controller (managed clouds run it off-cluster).
+    # 3. Nodes initialised by a cloud controller (managed clouds run it off-cluster).
     schemes = {}
     for node in ev.nodes.values():
         pid = (node.get("spec") or {}).get("providerID") or ""

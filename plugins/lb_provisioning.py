@@ -55,7 +55,7 @@ def translate(message: str) -> tuple[dict[str, Any] | None, dict[str, str]]:
 
 @hookimpl
 def register_checks(register) -> None:
-    register(provisioning, emits=("lb-provisioning-failed",))
+    register(provisioning, emits=("lb-provisioning-failed", "lb-requested-ip-not-allowed"))
 
 
 def provisioning(ev: Evidence) -> Iterator[Finding]:
@@ -93,7 +93,7 @@ def provisioning(ev: Evidence) -> Iterator[Finding]:
             facts[f"fix{i}_text_only"] = "" if cmd else "yes"
     else:
         facts["cause_title"] = f"{latest.get('reason')} (not a known error)"
-    yield Finding("lb-provisioning-failed", Severity.CRITICAL if not ingress else Severity.WARNING,
+    yield Finding((entry or {}).get("finding", "lb-provisioning-failed"), Severity.CRITICAL if not ingress else Severity.WARNING,
                   f"Service {ev.target} load balancer", facts=facts,
                   evidence=[Ref.event(latest, ev)]
                   + ([Ref.field(ev.service, "status.loadBalancer", {})] if not ingress else []))

@@ -66,6 +66,20 @@ def record_lab(names: list[str]) -> None:
             print(f"{sc.name}: {n} objects, expect {sc.expect or 'no findings'}")
 
 
+def record(cp: controlplane.ControlPlane, sc: scenarios.Scenario) -> None:
+    scenarios.run(cp, sc)
+    out = ROOT / "recordings" / f"{sc.name}.yaml"
+    env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig)}
+    subprocess.run(["svcdoctor", "record", f"svc/{sc.service}", "-n", sc.namespace,
+                    "-o", str(out), "--force", "--description", sc.description, "--no-probe"],
+                   check=True, env=env)
+    # kwok runs no kube-proxy: there is no data plane to probe in this cluster.
+    n = finish(out, sc.expect, f"kube-apiserver {controlplane.K8S_VERSION} + kwok "
+               f"{controlplane.KWOK_VERSION}, scripts/record-scenarios.py",
+               "recorded on a control plane without a data plane (kwok): not probed", sc.translation)
+    print(f"{sc.name}: {n} objects, expect {sc.expect or 'no findings'}")
+
+
 def main(names: list[str]) -> int:
     import lab_scenarios
 
@@ -77,20 +91,12 @@ def main(names: list[str]) -> int:
     record_lab(lab_names)
     if not chosen:
         return 0
-    with controlplane.ControlPlane() as cp:
-        scenarios.prepare(cp)
-        for sc in chosen:
-            scenarios.run(cp, sc)
-            out = ROOT / "recordings" / f"{sc.name}.yaml"
-            env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig)}
-            subprocess.run(["svcdoctor", "record", f"svc/{sc.service}", "-n", sc.namespace,
-                            "-o", str(out), "--force", "--description", sc.description, "--no-probe"],
-                           check=True, env=env)
-            # kwok runs no kube-proxy: there is no data plane to probe in this cluster.
-            n = finish(out, sc.expect, f"kube-apiserver {controlplane.K8S_VERSION} + kwok "
-                       f"{controlplane.KWOK_VERSION}, scripts/record-scenarios.py",
-                       "recorded on a control plane without a data plane (kwok): not probed", sc.translation)
-            print(f"{sc.name}: {n} objects, expect {sc.expect or 'no findings'}")
+    # Scenarios with cluster-wide objects (MetalLB's CRDs, labelled nodes) get their own.
+    for cluster in dict.fromkeys(sc.cluster for sc in chosen):
+        with controlplane.ControlPlane() as cp:
+            scenarios.prepare(cp, cluster)
+            for sc in (s for s in chosen if s.cluster == cluster):
+                record(cp, sc)
     return 0
 
 

@@ -47,19 +47,21 @@ def register_checks(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def plan_reads(service: Any, read: Callable[..., None]) -> None:
+def plan_reads(evidence: Any, read: Callable[..., None]) -> None:
     """Ask the live source for extra objects this plugin's checks need.
 
-    Called once per live diagnosis, after the Service is fetched and before the remaining
-    reads are issued (never for recordings or offline input, which hold what they hold);
-    ``service`` is the Service object as the API server returned it. Call
-    ``read(kind, path, what)`` for each list to fetch: ``kind`` is the object kind the
-    items get (e.g. ``"IPAddressPool"``), ``path`` the API path of a list (e.g.
-    ``"/apis/metallb.io/v1beta1/ipaddresspools"``), ``what`` the words for a could-not-verify
-    ("list MetalLB IPAddressPools"). Reads must be GET/LIST and never Secrets. A 404 means
-    the API is not installed and the kind counts as collected with no objects; a 403 becomes
-    a gap (could-not-verify). Every read counts against the diagnosis' request budget, so
-    plan reads only for the Services that need them.
+    Called once per live diagnosis, after the first round of reads (never for recordings
+    or offline input, which hold what they hold). ``evidence`` is what that round brought:
+    the Service as the API server returned it, its EndpointSlices, the namespace's pods and
+    events, the nodes, the kube-system pods; decide from it whether the extra read is
+    worth a request. Call ``read(kind, path, what)`` for each list to fetch: ``kind`` is
+    the object kind the items get (e.g. ``"IPAddressPool"``), ``path`` the API path of a
+    list (e.g. ``"/apis/metallb.io/v1beta1/ipaddresspools"``), ``what`` the words for a
+    could-not-verify ("list MetalLB IPAddressPools"). Reads must be GET/LIST and never
+    Secrets. A 404 means the API is not installed: the kind is then in
+    ``evidence.absent``, looked at and empty. A 403 becomes a gap (could-not-verify).
+    Every read counts against the diagnosis' budget of 8 requests, so plan only what the
+    first round shows is needed.
 
     Returns nothing.
     """

@@ -65,6 +65,21 @@ def selector_matches(selector: dict[str, str], obj_labels: dict[str, str]) -> bo
     return all(obj_labels.get(k) == v for k, v in selector.items())
 
 
+def label_selector_matches(selector: Obj | None, obj_labels: dict[str, str]) -> bool:
+    """A metav1.LabelSelector (matchLabels + matchExpressions); empty selects everything."""
+    selector = selector or {}
+    if not selector_matches(selector.get("matchLabels") or {}, obj_labels):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        ok = {"In": key in obj_labels and obj_labels[key] in values,
+              "NotIn": key not in obj_labels or obj_labels[key] not in values,
+              "Exists": key in obj_labels, "DoesNotExist": key not in obj_labels}.get(op, False)
+        if not ok:
+            return False
+    return True
+
+
 def format_selector(selector: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
 

@@ -30,6 +30,33 @@ def cp():
         yield plane
 
 
+@pytest.fixture(scope="session")
+def clusters(cp):
+    """The control plane a scenario runs on: ``clusters(sc.cluster)``. "" is the shared one;
+    the others (scenarios.CLUSTERS: MetalLB's CRDs, labelled nodes) are started on first
+    use, one at a time, so cluster-wide objects never leak into other scenarios."""
+    running: dict[str, controlplane.ControlPlane] = {}
+
+    def get(name: str) -> controlplane.ControlPlane:
+        if not name:
+            return cp
+        if name not in running:
+            for other in list(running):
+                running.pop(other).stop()
+            plane = controlplane.ControlPlane().start()
+            try:
+                scenarios.prepare(plane, name)
+            except BaseException:
+                plane.stop()
+                raise
+            running[name] = plane
+        return running[name]
+
+    yield get
+    for plane in running.values():
+        plane.stop()
+
+
 @pytest.fixture
 def no_cluster_env(tmp_path, monkeypatch):
     """An environment with no kubeconfig anywhere, as on a fresh machine."""

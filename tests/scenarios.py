@@ -59,11 +59,11 @@ def service(name: str, ns: str, selector: dict[str, str] | None,
 
 
 def post_event(cp: Any, ns: str, kind: str, name: str, *, reason: str, message: str, count: int,
-               span_s: int, component: str, type_: str = "Warning", host: str = "") -> None:
+               span_s: int, component: str, type_: str = "Warning", host: str = "", ago_s: int = 0) -> None:
     """Post the core/v1 Event a component would (kwok runs no kubelet and no cloud controller)."""
     resource = {"Pod": "pod", "Service": "service"}[kind]
     obj = json.loads(cp.kubectl("-n", ns, "get", resource, name, "-o", "json").stdout)
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(seconds=ago_s)
     first = now - dt.timedelta(seconds=span_s)
     stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
     involved = {"apiVersion": "v1", "kind": kind, "name": name, "namespace": ns,
@@ -109,7 +109,11 @@ class Scenario:
     namespaces: list[str] = field(default_factory=list)   # extra namespaces to create
     setup: Callable[[Any, "Scenario"], None] | None = None
     settled: Callable[[Any, "Scenario"], bool] | None = None
-    translation: str | None = None          # lb-provisioning-failed: which translation applies
+    translation: str | None = None          # which translation (lb_errors / metallb_causes) applies
+    # "" = the shared control plane. Scenarios whose objects are cluster-wide (MetalLB's
+    # CRDs and pools, node labels) get a control plane of their own, named here and
+    # prepared by CLUSTERS[cluster] (scenarios naming the same cluster share it).
+    cluster: str = ""
 
 
 def _slices_settled(cp: Any, sc: Scenario) -> bool:
@@ -459,13 +463,404 @@ for _t, _reason, _component, _message, _extra in LB_FAILURES:
                     ports="[{name: http, containerPort: 8080}, {name: dns-tcp, containerPort: 8053}, "
                           "{name: dns-udp, containerPort: 8053, protocol: UDP}]"),
          _lb_service(f"lb-{_t}"[:63], _extra)],
-        ["lb-provisioning-failed"], setup=_lb_failure(_t, _reason, _component, _message), translation=_t))
+        ["lb-requested-ip-not-allowed" if _t == "gcp-ip-not-reserved" else "lb-provisioning-failed"],
+        setup=_lb_failure(_t, _reason, _component, _message), translation=_t))
+
+
+# --- MetalLB, played by the test ------------------------------------------------------
+# The test installs minimal MetalLB CRDs (metallb.io/v1beta1, schemas left open) and plays
+# MetalLB's controller and speaker: it creates the pools, sets the Service's status and the
+# pool's status, and posts the events they post (upstream texts, metallb controller/service.go
+# and internal/allocator). Addresses come from TEST-NET-2 (198.51.100.0/24): nothing dials them.
+
+def _crd(kind: str, plural: str, status: bool) -> str:
+    open_object = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    version = {"name": "v1beta1", "served": True, "storage": True,
+               "schema": {"openAPIV3Schema": {"type": "object",
+                                              "properties": {"spec": open_object, "status": open_object}}}}
+    if status:
+        version["subresources"] = {"status": {}}
+    return json.dumps({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.metallb.io"},
+        "spec": {"group": "metallb.io", "scope": "Namespaced", "versions": [version],
+                 "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()}}})
+
+
+METALLB_CRDS = [("IPAddressPool", "ipaddresspools", True), ("L2Advertisement", "l2advertisements", True),
+                ("BGPAdvertisement", "bgpadvertisements", True)]
+
+
+def install_metallb(cp: Any) -> None:
+    cp.create_namespace("metallb-system")
+    cp.kubectl("apply", "-f", "-", input="\n---\n".join(_crd(*c) for c in METALLB_CRDS))
+    cp.kubectl("wait", "--for=condition=Established", "--timeout=30s",
+               *[f"crd/{plural}.metallb.io" for _, plural, _ in METALLB_CRDS])
+    cp.wait_until(lambda: cp.kubectl("get", "ipaddresspools", "-A", check=False).returncode == 0,
+                  timeout=30, what="MetalLB API served")
+
+
+def ip_pool(name: str, addresses: list[str], *, auto_assign: bool = True, extra: str = "") -> str:
+    return textwrap.dedent(f"""\
+        apiVersion: metallb.io/v1beta1
+        kind: IPAddressPool
+        metadata: {{name: {name}, namespace: metallb-system}}
+        spec:
+          addresses: {json.dumps(addresses)}
+          autoAssign: {str(auto_assign).lower()}
+        """) + textwrap.indent(textwrap.dedent(extra), "  ")
+
+
+def l2_advertisement(name: str, pools: list[str]) -> str:
+    return textwrap.dedent(f"""\
+        apiVersion: metallb.io/v1beta1
+        kind: L2Advertisement
+        metadata: {{name: {name}, namespace: metallb-system}}
+        spec: {{ipAddressPools: {json.dumps(pools)}}}
+        """)
+
+
+def set_pool_status(cp: Any, pool: str, assigned: int, available: int) -> None:
+    """MetalLB (v0.14.9+) counts a pool's addresses in its status."""
+    cp.kubectl("-n", "metallb-system", "patch", "ipaddresspool", pool, "--subresource=status", "--type=merge",
+               "-p", json.dumps({"status": {"assignedIPv4": assigned, "assignedIPv6": 0,
+                                            "availableIPv4": available, "availableIPv6": 0}}))
+
+
+def metallb_allocates(cp: Any, ns: str, svc: str, ip: str, pool: str, *, ago_s: int = 600) -> None:
+    """What MetalLB's controller does on success: annotate, set the status, post IPAllocated."""
+    cp.kubectl("-n", ns, "annotate", "service", svc, "--overwrite", f"metallb.io/ip-allocated-from-pool={pool}")
+    cp.kubectl("-n", ns, "patch", "service", svc, "--subresource=status", "--type=merge",
+               "-p", json.dumps({"status": {"loadBalancer": {"ingress": [{"ip": ip, "ipMode": "VIP"}]}}}))
+    post_event(cp, ns, "Service", svc, reason="IPAllocated", message=f'Assigned IP ["{ip}"]', count=1,
+               span_s=0, component="metallb-controller", type_="Normal", ago_s=ago_s)
+
+
+def metallb_announces(cp: Any, ns: str, svc: str, node: str, *, ago_s: int = 598) -> None:
+    post_event(cp, ns, "Service", svc, reason="nodeAssigned",
+               message=f'announcing from node "{node}" with protocol "layer2"', count=1, span_s=0,
+               component="metallb-speaker", type_="Normal", host=node, ago_s=ago_s)
+
+
+def _metallb_healthy(cp: Any, sc: "Scenario") -> None:
+    _wait_ready(cp, sc, 2)
+    metallb_allocates(cp, sc.namespace, sc.service, "198.51.100.240", "lan")
+    metallb_announces(cp, sc.namespace, sc.service, "node-a")
+
+
+def _metallb_exhausted(cp: Any, sc: "Scenario") -> None:
+    _wait_ready(cp, sc, 2)
+    # two Services already hold both addresses of the pool
+    for i, holder in enumerate(("web-1", "web-2")):
+        metallb_allocates(cp, sc.namespace, holder, f"198.51.100.{16 + i}", "tiny", ago_s=3600)
+    set_pool_status(cp, "tiny", assigned=2, available=0)
+    post_event(cp, sc.namespace, "Service", sc.service, reason="AllocationFailed",
+               message=f'Failed to allocate IP for "{sc.namespace}/{sc.service}": no available IPs in pool "tiny"',
+               count=7, span_s=900, component="metallb-controller")
+
+
+def _metallb_ip_not_allowed(cp: Any, sc: "Scenario") -> None:
+    _wait_ready(cp, sc, 2)
+    post_event(cp, sc.namespace, "Service", sc.service, reason="AllocationFailed",
+               message=f'Failed to allocate IP for "{sc.namespace}/{sc.service}": "198.51.100.99" is not allowed in config',
+               count=5, span_s=420, component="metallb-controller")
+
+
+def _metallb_not_announced(cp: Any, sc: "Scenario") -> None:
+    _wait_ready(cp, sc, 2)
+    metallb_allocates(cp, sc.namespace, sc.service, "198.51.100.130", "dmz", ago_s=900)
+
+
+def _metallb_event(reason: str, message: str, *, allocate: tuple[str, str] | None = None,
+                   component: str = "metallb-controller", ready_pods: int = 2,
+                   holder: tuple[str, str, str] | None = None):
+    """Setup: (optionally allocate an address, then) post one MetalLB event on the Service.
+    ``holder``: (Service, address, pool) another Service got first."""
+    def setup(cp: Any, sc: "Scenario") -> None:
+        if ready_pods:
+            _wait_ready(cp, sc, ready_pods)
+        if holder:
+            metallb_allocates(cp, sc.namespace, holder[0], holder[1], holder[2], ago_s=3000)
+        if allocate:
+            metallb_allocates(cp, sc.namespace, sc.service, *allocate, ago_s=1200)
+        post_event(cp, sc.namespace, "Service", sc.service, reason=reason,
+                   message=message.format(key=f"{sc.namespace}/{sc.service}"), count=4, span_s=1100,
+                   component=component, host="node-b" if component == "metallb-speaker" else "")
+    return setup
+
+
+def _metallb_allocated_only(ip: str, pool: str, *, ready_pods: int = 2):
+    def setup(cp: Any, sc: "Scenario") -> None:
+        if ready_pods:
+            _wait_ready(cp, sc, ready_pods)
+        else:
+            cp.wait_until(lambda: _all_pods_running(cp, sc), timeout=60, what=f"{sc.name}: pods running")
+        metallb_allocates(cp, sc.namespace, sc.service, ip, pool, ago_s=900)
+    return setup
+
+
+def _metallb_silent(cp: Any, sc: "Scenario") -> None:
+    _wait_ready(cp, sc, 2)  # MetalLB posts nothing: "pools are empty" is a debug log line
+
+
+def _wait_ready(cp: Any, sc: "Scenario", n: int) -> None:
+    cp.wait_until(lambda: len(pods(cp, sc.namespace)) >= n and all(ready(p) for p in pods(cp, sc.namespace)),
+                  timeout=60, what=f"{sc.name}: {n} ready pods")
+
+
+def _lan_app(ns: str) -> str:
+    return deployment("app", ns, {"app": "app"})
+
+
+def _lb(name: str, ns: str, extra: str = "") -> str:
+    return service(name, ns, {"app": "app"}, extra="type: LoadBalancer\n" + extra)
+
+
+def _annotated_lb(name: str, ns: str, annotations: dict[str, str]) -> str:
+    return _lb(name, ns).replace(f"metadata: {{name: {name}, namespace: {ns}}}",
+                                 f"metadata: {{name: {name}, namespace: {ns}, annotations: {json.dumps(annotations)}}}")
+
+
+def _prepare_metallb(cp: Any) -> None:
+    """One MetalLB setup shared by several scenarios: pools lan (announced), tiny (2 addresses,
+    only for namespace lan-full) and dmz (no advertisement)."""
+    install_metallb(cp)
+    cp.kubectl("apply", "-f", "-", input="\n---\n".join([
+        ip_pool("lan", ["198.51.100.240-198.51.100.250"],
+                extra="serviceAllocation: {namespaces: [lan, lan-requested, lan-sick]}\n"),
+        ip_pool("rack", ["198.51.100.192/28"], extra="serviceAllocation: {namespaces: [rack]}\n"),
+        textwrap.dedent("""\
+            apiVersion: metallb.io/v1beta1
+            kind: L2Advertisement
+            metadata: {name: rack-7, namespace: metallb-system}
+            spec:
+              ipAddressPools: [rack]
+              nodeSelectors: [{matchLabels: {topology.example.com/rack: r7}}]
+            """),
+        ip_pool("tiny", ["198.51.100.16/31"], extra="serviceAllocation: {namespaces: [lan-full]}\n"),
+        ip_pool("dmz", ["198.51.100.128/28"], extra="serviceAllocation: {namespaces: [dmz]}\n"),
+        l2_advertisement("lan", ["lan", "tiny"])]))
+    set_pool_status(cp, "lan", assigned=1, available=10)
+    set_pool_status(cp, "dmz", assigned=1, available=15)
+
+
+def _prepare_metallb_empty(cp: Any) -> None:
+    install_metallb(cp)
+
+
+def _prepare_metallb_manual(cp: Any) -> None:
+    install_metallb(cp)
+    cp.kubectl("apply", "-f", "-", input="\n---\n".join([
+        ip_pool("reserved", ["198.51.100.64/28"], auto_assign=False), l2_advertisement("reserved", ["reserved"])]))
+
+
+def _prepare_excluded(cp: Any) -> None:
+    """A cloud cluster whose every node is labelled out of load balancers."""
+    for i, (name, ip) in enumerate(NODES):
+        cp.add_node(name, ip=ip, provider_id=f"aws:///us-east-1{'abc'[i]}/i-0a1b2c3d4e5f6070{i}",
+                    labels={"node.kubernetes.io/exclude-from-external-load-balancers": "true"})
+
+
+def _cloud_unavailable(cp: Any, sc: "Scenario") -> None:
+    _wait_ready(cp, sc, 2)
+    post_event(cp, sc.namespace, "Service", sc.service, reason="EnsuringLoadBalancer",
+               message="Ensuring load balancer", count=6, span_s=700, component="service-controller", type_="Normal")
+    post_event(cp, sc.namespace, "Service", sc.service, reason="UnAvailableLoadBalancer",
+               message="There are no available nodes for LoadBalancer", count=6, span_s=700,
+               component="service-controller")
+
+
+# --- k3s ServiceLB, played by the test ------------------------------------------------
+# ServiceLB's controller creates one DaemonSet per LoadBalancer Service whose pods bind the
+# Service's ports as host ports (older k3s: in the Service's namespace, as here; newer: in
+# kube-system). The DaemonSet controller and the scheduler are the real ones, so the
+# "didn't have free ports" verdict is the real scheduler's.
+
+def svclb_daemonset(svc: str, ns: str, port: int, suffix: str) -> str:
+    name = f"svclb-{svc}-{suffix}"
+    return textwrap.dedent(f"""\
+        apiVersion: apps/v1
+        kind: DaemonSet
+        metadata:
+          name: {name}
+          namespace: {ns}
+          labels: {{svccontroller.k3s.cattle.io/nodeselector: "false", objectset.rio.cattle.io/owner-name: {svc}}}
+        spec:
+          selector: {{matchLabels: {{app: {name}}}}}
+          template:
+            metadata:
+              labels: {{app: {name}, svccontroller.k3s.cattle.io/svcname: {svc}, svccontroller.k3s.cattle.io/svcnamespace: {ns}}}
+            spec:
+              automountServiceAccountToken: false
+              tolerations: [{{operator: Exists}}]
+              containers:
+              - name: lb-tcp-{port}
+                image: rancher/klipper-lb:v0.4.9
+                ports: [{{name: lb-tcp-{port}, containerPort: {port}, hostPort: {port}, protocol: TCP}}]
+                env:
+                - {{name: SRC_PORT, value: "{port}"}}
+                - {{name: SRC_RANGES, value: 0.0.0.0/0}}
+                - {{name: DEST_PROTO, value: TCP}}
+                - {{name: DEST_PORT, value: "{port}"}}
+                securityContext: {{capabilities: {{add: [NET_ADMIN]}}}}
+        """)
+
+
+def _servicelb_port_taken(cp: Any, sc: "Scenario") -> None:
+    ns = sc.namespace
+    cp.kubectl("apply", "-f", "-", input=svclb_daemonset("blog", ns, 80, "1f0e2d3c"))
+    blog = "svccontroller.k3s.cattle.io/svcname=blog"
+    cp.wait_until(lambda: sum(p.get("status", {}).get("phase") == "Running" for p in pods(cp, ns, blog))
+                  >= len(NODES), timeout=60, what="svclb-blog pods running")
+    ips = sorted(p["status"]["hostIP"] for p in pods(cp, ns, blog) if p["status"].get("phase") == "Running")
+    cp.kubectl("-n", ns, "patch", "service", "blog", "--subresource=status", "--type=merge", "-p",
+               json.dumps({"status": {"loadBalancer": {"ingress": [{"ip": ip, "ipMode": "VIP"} for ip in ips]}}}))
+    cp.kubectl("apply", "-f", "-", input=svclb_daemonset(sc.service, ns, 80, "5c2e1f3a"))
+    post_event(cp, ns, "Service", sc.service, reason="AppliedDaemonSet",
+               message=f"Applied LoadBalancer DaemonSet {ns}/svclb-{sc.service}-5c2e1f3a", count=1, span_s=0,
+               component="service-lb-controller", type_="Normal")
+    web = f"svccontroller.k3s.cattle.io/svcname={sc.service}"
+
+    def unschedulable() -> bool:
+        items = pods(cp, ns, web)
+        return bool(items) and all(any(c["type"] == "PodScheduled" and c["status"] == "False"
+                                       for c in p.get("status", {}).get("conditions") or []) for p in items)
+    cp.wait_until(unschedulable, timeout=60, what="svclb-web pods unschedulable")
+
+
+SCENARIOS.append(Scenario(
+    "servicelb-host-port-taken",
+    "k3s ServiceLB: Service blog already binds host port 80 on every node; web's svclb pods cannot be placed.",
+    "k3s", "web",
+    [deployment("web", "k3s", {"app": "web"}), deployment("blog", "k3s", {"app": "blog"}),
+     service("web", "k3s", {"app": "web"}, extra="type: LoadBalancer\n"),
+     service("blog", "k3s", {"app": "blog"}, extra="type: LoadBalancer\n")],
+    ["lb-host-port-conflict"], setup=_servicelb_port_taken))
+
+
+CLUSTERS: dict[str, Callable[[Any], None]] = {
+    "metallb": _prepare_metallb, "metallb-empty": _prepare_metallb_empty,
+    "metallb-manual": _prepare_metallb_manual, "cloud-excluded": _prepare_excluded,
+}
+
+SCENARIOS += [
+    Scenario("metallb-healthy", "MetalLB allocated 198.51.100.240 from pool lan and node-a announces it.",
+             "lan", "shop", [_lan_app("lan"), _lb("shop", "lan")], [],
+             setup=_metallb_healthy, cluster="metallb"),
+    Scenario("metallb-pool-exhausted",
+             "Pool tiny (2 addresses, namespace lan-full only) is taken by web-1 and web-2; web-3 gets none.",
+             "lan-full", "web-3",
+             [_lan_app("lan-full"), _lb("web-1", "lan-full"), _lb("web-2", "lan-full"), _lb("web-3", "lan-full")],
+             ["lb-ip-pool-exhausted"], setup=_metallb_exhausted, cluster="metallb", translation="pool-exhausted"),
+    Scenario("metallb-requested-ip-not-allowed",
+             "The Service requests 198.51.100.99 (metallb.io/loadBalancerIPs), which is in no pool.",
+             "lan-requested", "printer",
+             [_lan_app("lan-requested"),
+              _annotated_lb("printer", "lan-requested", {"metallb.io/loadBalancerIPs": "198.51.100.99"})],
+             ["lb-requested-ip-not-allowed"], setup=_metallb_ip_not_allowed, cluster="metallb",
+             translation="ip-not-in-pool"),
+    Scenario("metallb-not-announced",
+             "MetalLB allocated 198.51.100.130 from pool dmz, but no L2Advertisement or BGPAdvertisement covers dmz.",
+             "dmz", "gateway", [_lan_app("dmz"), _lb("gateway", "dmz")],
+             ["lb-ip-not-announced"], setup=_metallb_not_announced, cluster="metallb", translation="no-advertisement"),
+    Scenario("metallb-unknown-pool", "The Service asks for pool lan-pool (metallb.io/address-pool); the pool is lan.",
+             "lan", "wiki", [_lan_app("lan"), _annotated_lb("wiki", "lan", {"metallb.io/address-pool": "lan-pool"})],
+             ["lb-no-address-pool"], cluster="metallb", translation="unknown-pool",
+             setup=_metallb_event("AllocationFailed", 'Failed to allocate IP for "{key}": unknown pool "lan-pool"')),
+    Scenario("metallb-port-in-use",
+             "The Service requests shop's address 198.51.100.240 with an allow-shared-ip key; shop has none.",
+             "lan", "shop-canary",
+             [_lan_app("lan"), _annotated_lb("shop-canary", "lan", {"metallb.io/loadBalancerIPs": "198.51.100.240",
+                                                                   "metallb.io/allow-shared-ip": "shop"})],
+             ["lb-requested-ip-not-allowed"], cluster="metallb", translation="sharing-conflict",
+             setup=_metallb_event("AllocationFailed",
+                                  'Failed to allocate IP for "{key}": can\'t change sharing key for "{key}", '
+                                  'address also in use by lan/shop')),
+    Scenario("metallb-invalid-requested-ip", "metallb.io/loadBalancerIPs holds 198.51.100.300, not an address.",
+             "lan", "kiosk", [_lan_app("lan"), _annotated_lb("kiosk", "lan", {"metallb.io/loadBalancerIPs": "198.51.100.300"})],
+             ["lb-requested-ip-not-allowed"], cluster="metallb", translation="invalid-requested-ip",
+             setup=_metallb_event("LoadBalancerFailed", 'invalid requested loadbalancer IPs: invalid '
+                                  'metallb.io/loadBalancerIPs: "198.51.100.300"')),
+    Scenario("metallb-ip-not-in-requested-pool",
+             "The Service asks for 198.51.100.241 and for pool tiny; the address belongs to pool lan.",
+             "lan", "ledger", [_lan_app("lan"), _annotated_lb("ledger", "lan", {"metallb.io/loadBalancerIPs": "198.51.100.241",
+                                                                              "metallb.io/address-pool": "tiny"})],
+             ["lb-requested-ip-not-allowed"], cluster="metallb", translation="ip-pool-mismatch",
+             setup=_metallb_event("AllocationFailed", 'Failed to allocate IP for "{key}": requested loadBalancer IP(s) '
+                                  '["198.51.100.241"] is not compatible with requested address pool tiny')),
+    Scenario("metallb-ip-family-mismatch", "An IPv4 Service requests the IPv6 address 2001:db8::10.",
+             "lan", "relay", [_lan_app("lan"), _annotated_lb("relay", "lan", {"metallb.io/loadBalancerIPs": "2001:db8::10"})],
+             ["lb-requested-ip-not-allowed"], cluster="metallb", translation="ip-family-mismatch",
+             setup=_metallb_event("AllocationFailed", 'Failed to allocate IP for "{key}": requested loadBalancer IP(s) '
+                                  '["2001:db8::10"] does not match the ipFamily of the service')),
+    Scenario("metallb-sharing-backend-key",
+             "shop-local (externalTrafficPolicy: Local) wants to share pos's address (same allow-shared-ip key); "
+             "pos uses externalTrafficPolicy: Cluster, so their backend keys differ.",
+             "lan", "shop-local",
+             [_lan_app("lan"),
+              _annotated_lb("pos", "lan", {"metallb.io/loadBalancerIPs": "198.51.100.245",
+                                           "metallb.io/allow-shared-ip": "pos-ip"}),
+              _annotated_lb("shop-local", "lan", {"metallb.io/loadBalancerIPs": "198.51.100.245",
+                                                  "metallb.io/allow-shared-ip": "pos-ip"}
+                            ).replace("type: LoadBalancer\n", "type: LoadBalancer\n  externalTrafficPolicy: Local\n")
+                             .replace("port: 80,", "port: 443,")],
+             ["lb-requested-ip-not-allowed"], cluster="metallb", translation="sharing-backend-key",
+             setup=_metallb_event("AllocationFailed", 'Failed to allocate IP for "{key}": backend key "app=app" '
+                                  'does not match existing sharing key ""', holder=("pos", "198.51.100.245", "lan"))),
+    Scenario("metallb-requested-ip-outside-pools",
+             "The Service requests 198.51.100.98, in no pool; MetalLB's event has expired (events live 1 h).",
+             "lan-requested", "scanner",
+             [_lan_app("lan-requested"), _annotated_lb("scanner", "lan-requested",
+                                                       {"metallb.io/loadBalancerIPs": "198.51.100.98"})],
+             ["lb-requested-ip-not-allowed"], cluster="metallb", translation="requested-ip-outside-pools",
+             setup=_metallb_silent),
+    Scenario("metallb-pools-full", "A fourth Service in lan-full, whose only pool reports 0 available addresses.",
+             "lan-full", "web-4", [_lan_app("lan-full"), _lb("web-4", "lan-full")],
+             ["lb-ip-pool-exhausted"], cluster="metallb", translation="pools-full", setup=_metallb_silent),
+    Scenario("metallb-announce-failed",
+             "The speaker on node-b cannot announce from the interfaces the L2Advertisement names.",
+             "lan", "portal", [_lan_app("lan"), _lb("portal", "lan")],
+             ["lb-ip-not-announced"], cluster="metallb", translation="announce-failed",
+             setup=_metallb_event("announceFailed", 'the interfaces specified by LB IP "198.51.100.242" doesn\'t exist '
+                                  'in assigned node "node-b" with protocol "layer2"',
+                                  allocate=("198.51.100.242", "lan"), component="metallb-speaker")),
+    Scenario("metallb-speaker-silent",
+             "Allocated from pool lan (announced by L2Advertisement lan) 20 minutes ago; no speaker announced it.",
+             "lan", "intranet", [_lan_app("lan"), _lb("intranet", "lan")],
+             ["lb-ip-not-announced"], cluster="metallb", translation="no-announcement-event",
+             setup=_metallb_allocated_only("198.51.100.243", "lan")),
+    Scenario("metallb-node-selectors",
+             "Pool rack is announced only from nodes labelled topology.example.com/rack=r7; no node has it.",
+             "rack", "storage", [_lan_app("rack"), _lb("storage", "rack")],
+             ["lb-ip-not-announced"], cluster="metallb", translation="node-selectors-exclude",
+             setup=_metallb_allocated_only("198.51.100.193", "rack")),
+    Scenario("metallb-no-ready-endpoints",
+             "Allocated from pool lan, but no pod is ready, so no speaker announces it.",
+             "lan-sick", "reports",
+             [deployment("reports", "lan-sick", {"app": "reports"}, pod_labels={"svcdoctor.test/ready": "false"}),
+              service("reports", "lan-sick", {"app": "reports"}, extra="type: LoadBalancer\n")],
+             ["no-ready-endpoints", "lb-ip-not-announced"], cluster="metallb", translation="no-ready-endpoints",
+             setup=_metallb_allocated_only("198.51.100.244", "lan", ready_pods=0)),
+    Scenario("metallb-no-pool", "MetalLB is installed (its CRDs answer) but has no IPAddressPool.",
+             "lan", "shop", [_lan_app("lan"), _lb("shop", "lan")],
+             ["lb-no-address-pool"], setup=_metallb_silent, cluster="metallb-empty", translation="no-pools"),
+    Scenario("metallb-pool-manual-only",
+             "The only pool has autoAssign: false and the Service does not name it.",
+             "lan", "shop", [_lan_app("lan"), _lb("shop", "lan")],
+             ["lb-no-address-pool"], setup=_metallb_silent, cluster="metallb-manual", translation="no-usable-pool"),
+    Scenario("lb-no-eligible-nodes",
+             "AWS cluster whose every node carries node.kubernetes.io/exclude-from-external-load-balancers.",
+             "cloud", "api", [_lan_app("cloud"), _lb("api", "cloud")],
+             ["lb-no-eligible-nodes"], setup=_cloud_unavailable, cluster="cloud-excluded"),
+]
 
 BY_NAME = {s.name: s for s in SCENARIOS}
 
 
-def prepare(cp: Any) -> None:
-    """Nodes every scenario can use (idempotent)."""
+def prepare(cp: Any, cluster: str = "") -> None:
+    """Nodes every scenario can use, and the cluster's own setup (idempotent for "")."""
+    if cluster:
+        CLUSTERS[cluster](cp)
     for name, ip in NODES:
         try:
             cp.get_node(name)

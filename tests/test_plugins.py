@@ -119,3 +119,33 @@ def test_check_without_declared_ids_is_rejected():
 
     with pytest.raises(UsageError, match="must declare the finding IDs"):
         registry.build(extra_plugins=[("bad", Bad())], only="backends")
+
+
+# MetalLB's messages as its controller and speaker format them (metallb controller/service.go,
+# internal/allocator; shared/reference/failure-modes.md §2.5) → the cause they translate to.
+METALLB_MESSAGES = [
+    ('Failed to allocate IP for "pihole/pihole-dns-udp": no available IPs', "pool-exhausted", {}),
+    ('Failed to allocate IP for "a/b": no available IPs in pool "tiny"', "pool-exhausted", {"pool": "tiny"}),
+    ('Failed to allocate IP for "service-a": ["<nil>"] is not allowed in config', "pool-exhausted", {}),
+    ('Failed to allocate IP for "a/b": "192.168.87.9" is not allowed in config', "ip-not-in-pool",
+     {"ip": "192.168.87.9"}),
+    ('cannot assign "192.168.0.40" to "kube-system/ingress", no pool owns that IP', "ip-not-in-pool",
+     {"ip": "192.168.0.40"}),
+    ('Failed to allocate IP for "a/b": unknown pool "lan-pool"', "unknown-pool", {"pool": "lan-pool"}),
+    ('Failed to allocate IP for "a/b": no suitable pool for ipv6 IPFamily', "no-pool-for-family",
+     {"family": "ipv6"}),
+    ('Failed to allocate IP for "a/b": backend key "app=x" does not match existing sharing key ""',
+     "sharing-backend-key", {}),
+    ('Failed to allocate IP for "a/b": port TCP/80 is already in use on "10.0.0.5"', "sharing-conflict",
+     {"port": "TCP/80"}),
+    ('Failed to allocate IP for "a/b": existing service does not allow sharing', "sharing-conflict", {}),
+]
+
+
+@pytest.mark.parametrize("message,cause,groups", METALLB_MESSAGES)
+def test_metallb_messages_translate(message, cause, groups):
+    from svcdoctor.plugins.metallb import translate
+
+    entry, found = translate(message)
+    assert entry is not None and entry["id"] == cause
+    assert groups.items() <= found.items()

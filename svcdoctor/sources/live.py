@@ -7,7 +7,9 @@ At most 8 API requests per diagnosis whatever the cluster size (pagination aside
                           LIST nodes; LIST pods in kube-system (kube-proxy, LB controllers)
     phase 2 (only if needed, concurrent)
                           LIST pods matching the selector in all namespaces (when none
-                          match at home); GET the legacy Endpoints (when no slice exists)
+                          match at home); GET the legacy Endpoints (when no slice exists);
+                          the lists plugins plan from phase 1 (``plan_reads``: MetalLB's
+                          CRDs for a LoadBalancer Service, at most two)
 
 Read-only: only GET/LIST, never Secrets. A 403 on anything but the Service becomes a
 :class:`Gap` ("could not verify"), never an absence. Connection failures, TLS and auth
@@ -198,7 +200,7 @@ def evidence_from_cluster(name: str, namespace: str | None, *, context: str | No
                    registry=registry)
 
 
-def _plugin_reads(registry: Any, svc: Obj) -> list[tuple[str, str, str]]:
+def _plugin_reads(registry: Any, evidence: Evidence) -> list[tuple[str, str, str]]:
     """(kind, path, what) reads the plugins ask for; only plain GET/LIST paths, no Secrets."""
     reads: list[tuple[str, str, str]] = []
     if registry is None:
@@ -210,7 +212,7 @@ def _plugin_reads(registry: Any, svc: Obj) -> list[tuple[str, str, str]]:
                                "never Secrets")
         reads.append((kind, path, what))
 
-    registry.pm.hook.plan_reads(service=svc, read=read)
+    registry.pm.hook.plan_reads(evidence=evidence, read=read)
     return reads
 
 
@@ -269,8 +271,11 @@ def collect(client: Client, target: Target, source_host: str = "", registry: Any
                 gaps.append(Gap(reads[key][2], f"404 Not Found: {exc}", kind))
 
         absent: set[str] = set()
+        # Plugins plan their reads from what phase 1 showed (the Service, its events...).
+        so_far = build_evidence(list(items), target, collected=set(collected),
+                                observed_at=observed_at, source="", gaps=list(gaps))
         plugin_futures = {kind: (what, pool.submit(listing, path, kind, what))
-                          for kind, path, what in _plugin_reads(registry, svc)}
+                          for kind, path, what in _plugin_reads(registry, so_far)}
         # Phase 2: only what phase 1 showed is needed.
         selector = kube.service_selector(svc)
         later = {}
