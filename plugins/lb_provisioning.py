@@ -20,7 +20,7 @@ import yaml
 from svcdoctor import hookimpl, kube
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
-from svcdoctor.wording import fill
+from svcdoctor.wording import cause_facts
 
 FAILURES = {"SyncLoadBalancerFailed", "CreatingLoadBalancerFailed", "UpdateLoadBalancerFailed",
             "FailedBuildModel", "FailedDeployModel", "LoadBalancerManualChange",
@@ -84,13 +84,7 @@ def provisioning(ev: Evidence) -> Iterator[Finding]:
     }
     if entry:
         base = {"namespace": ev.target.namespace, "service": ev.target.name, **groups}
-        facts.update({"provider": entry["provider"], "cause_title": fill(entry["title"], base) or entry["title"],
-                      "cause": fill(" ".join(entry["cause"].split()), base) or ""})
-        for i, step in enumerate(entry.get("fix") or [], 1):
-            facts[f"fix{i}_text"] = fill(step["text"], base) or ""
-            cmd = fill(step.get("command", ""), base) if step.get("command") else ""
-            facts[f"fix{i}_command"] = cmd or ""
-            facts[f"fix{i}_text_only"] = "" if cmd else "yes"
+        facts.update({"provider": entry["provider"], **cause_facts(entry, base)})
     else:
         facts["cause_title"] = f"{latest.get('reason')} (not a known error)"
     yield Finding((entry or {}).get("finding", "lb-provisioning-failed"), Severity.CRITICAL if not ingress else Severity.WARNING,

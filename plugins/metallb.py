@@ -23,7 +23,7 @@ from svcdoctor import hookimpl, kube
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
 from svcdoctor.probes import BACKEND_ROOTS
-from svcdoctor.wording import fill
+from svcdoctor.wording import cause_facts
 
 API = "/apis/metallb.io/v1beta1/"
 POOLS = ("IPAddressPool", API + "ipaddresspools", "list MetalLB IPAddressPools")
@@ -236,14 +236,7 @@ def _finding(ev: Evidence, entry: dict[str, Any], facts: dict[str, Any], evidenc
              severity: Severity = Severity.CRITICAL, caused_by: Any = None) -> Finding:
     base = {"namespace": ev.target.namespace, "service": ev.target.name, **facts}
     facts = {**facts, "cause_id": entry["id"], "metallb": "yes",
-             "pending": "yes" if _pending(ev.service) else "",
-             "cause_title": fill(entry["title"], base) or entry["title"],
-             "cause": fill(" ".join(entry["cause"].split()), base) or " ".join(entry["cause"].split())}
-    for i, step in enumerate(entry.get("fix") or [], 1):
-        cmd = fill(step["command"], base) if step.get("command") else ""
-        facts[f"fix{i}_text"] = fill(step["text"], base) or ""
-        facts[f"fix{i}_command"] = cmd or ""
-        facts[f"fix{i}_text_only"] = "" if cmd else "yes"
+             "pending": "yes" if _pending(ev.service) else "", **cause_facts(entry, base)}
     return Finding(entry["finding"], severity, f"Service {ev.target} load balancer", facts=facts,
                    evidence=evidence, caused_by=caused_by)
 

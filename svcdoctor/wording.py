@@ -56,6 +56,20 @@ def fill(template: str, facts: dict[str, Any]) -> str | None:
     return None if missing else out
 
 
+def cause_facts(entry: dict[str, Any], facts: dict[str, Any]) -> dict[str, str]:
+    """Facts from one entry of a plugin's cause table (``title``, ``cause``, ``fix`` steps),
+    filled with ``facts``: ``cause_title``, ``cause``, and per step ``fixN_text``,
+    ``fixN_command`` and ``fixN_text_only`` (a step without a command), for playbooks."""
+    cause = " ".join(entry["cause"].split())
+    out = {"cause_title": fill(entry["title"], facts) or entry["title"], "cause": fill(cause, facts) or cause}
+    for i, step in enumerate(entry.get("fix") or [], 1):
+        cmd = fill(step["command"], facts) if step.get("command") else ""
+        out[f"fix{i}_text"] = fill(step["text"], facts) or ""
+        out[f"fix{i}_command"] = cmd or ""
+        out[f"fix{i}_text_only"] = "" if cmd else "yes"
+    return out
+
+
 def placeholders(playbook: dict[str, Any]) -> set[str]:
     texts: list[str] = [playbook.get("title", ""), *_paragraphs(playbook.get("explanation")),
                         *_paragraphs(playbook.get("why"))]
