@@ -11,6 +11,7 @@ from typing import Iterator
 from svcdoctor import hookimpl, kube
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
+from svcdoctor.loadbalancers import requested_class
 
 KNOWN_CLASSES = {"service.k8s.aws/nlb": "the AWS Load Balancer Controller",
                  "kube-vip.io/kube-vip-class": "kube-vip's cloud provider",
@@ -40,7 +41,7 @@ def ownership(ev: Evidence) -> Iterator[Finding]:
         return
     if ((ev.service.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
         return  # something implemented it
-    lb_class = (ev.service.get("spec") or {}).get("loadBalancerClass")
+    lb_class, how = requested_class(ev.service)
     impls = ev.lb_implementations
     serving = [i for i in impls if i.certain and i.serves(lb_class)]
     if serving:
@@ -67,15 +68,21 @@ def ownership(ev: Evidence) -> Iterator[Finding]:
     status_ref = Ref.field(ev.service, "status.loadBalancer", {})
     looked = [Ref("field", "nodes", "nodes' spec.providerID: " + (", ".join(sorted(
                   {(n.get("spec") or {}).get("providerID", "<none>").split("://")[0] + "://…" for n in ev.nodes.values()}))
-                  or "no nodes") + " (no cloud provider)"),
+                  or "no nodes") + (" (a cloud controller serves only Services without a class)"
+                                    if any(i.name.startswith("cloud controller") for i in impls)
+                                    else " (no cloud provider)")),
               Ref("field", "metallb.io", "MetalLB API: " + ("not installed (404)" if "IPAddressPool" in ev.absent
                                                               else f"{len(ev.of_kind('IPAddressPool'))} IPAddressPools")),
               Ref("field", "kube-system", f"kube-system: {len(ev.of_kind('Pod', 'kube-system'))} pods, "
                                           "none of a load-balancer controller")]
     if lb_class:
+        by_field = how.startswith("spec.")
+        asked = (Ref.field(ev.service, "spec.loadBalancerClass", lb_class) if by_field else
+                 Ref("field", kube.ref(ev.service), f"{kube.ref(ev.service)} is handed to {lb_class} by {how}"))
         yield Finding("lb-class-unclaimed", Severity.CRITICAL, subject,
-                      facts={**base, "lb_class": lb_class, "expected": KNOWN_CLASSES.get(lb_class, "")},
-                      evidence=[Ref.field(ev.service, "spec.loadBalancerClass", lb_class), status_ref] + looked)
+                      facts={**base, "lb_class": lb_class, "expected": KNOWN_CLASSES.get(lb_class, ""), "how": how,
+                             "by_field": "yes" if by_field else "", "by_annotation": "" if by_field else "yes"},
+                      evidence=[asked, status_ref] + looked)
     else:
         yield Finding("lb-pending-no-controller", Severity.CRITICAL, subject, facts=base,
                       evidence=[status_ref, Ref("field", kube.ref(ev.service),

@@ -80,7 +80,7 @@ def provisioning(ev: Evidence) -> Iterator[Finding]:
         "message": message, "when": (f"{count} times over {ev.age(first)}" if count > 1 and first
                                      else f"once, {ev.age(last)} ago"),
         "pending": "yes" if not ingress else "", "translation": entry["id"] if entry else "unknown",
-        "unknown": "" if entry else "yes", **groups,
+        "unknown": "" if entry else "yes", "outcome": "could not be set up", "failed": "yes", **groups,
     }
     if entry:
         base = {"namespace": ev.target.namespace, "service": ev.target.name, **groups}

@@ -276,7 +276,8 @@ def allocation(ev: Evidence) -> Iterator[Finding]:
             yield Finding("lb-provisioning-failed", Severity.CRITICAL, f"Service {ev.target} load balancer",
                           facts={**facts, "provider": "MetalLB", "source": "MetalLB controller",
                                  "cause_title": f"{failure.get('reason')} (not a known error)",
-                                 "pending": "yes", "unknown": "yes", "translation": "unknown"},
+                                 "pending": "yes", "unknown": "yes", "translation": "unknown",
+                                 "outcome": "could not be set up", "failed": "yes"},
                           evidence=refs)
             return
         yield _finding(ev, entry, facts, refs)

@@ -40,3 +40,27 @@ def detect(evidence: Evidence, registry: Any) -> None:
 
     registry.pm.hook.detect_lb_implementations(evidence=evidence, found=add)
     evidence.lb_implementations = found
+
+
+AWS_LBC_CLASS = "service.k8s.aws/nlb"
+_AWS = "service.beta.kubernetes.io/aws-load-balancer-"
+
+
+def requested_class(service: dict[str, Any]) -> tuple[str | None, str]:
+    """The loadBalancerClass a Service asks for, and how it asks (for the words).
+
+    Besides ``spec.loadBalancerClass``, annotations hand a Service to the AWS Load Balancer
+    Controller: ``aws-load-balancer-type: nlb-ip``, or ``external`` together with
+    ``aws-load-balancer-nlb-target-type`` (its ``IsServiceSupported``); the in-tree AWS cloud
+    provider leaves such Services alone, exactly as if they had that class."""
+    spec = service.get("spec") or {}
+    if spec.get("loadBalancerClass"):
+        return spec["loadBalancerClass"], f"spec.loadBalancerClass: {spec['loadBalancerClass']}"
+    ann = kube.meta(service).get("annotations") or {}
+    lb_type = ann.get(_AWS + "type", "")
+    if lb_type == "nlb-ip":
+        return AWS_LBC_CLASS, f"the annotation {_AWS}type: nlb-ip"
+    if lb_type == "external" and ann.get(_AWS + "nlb-target-type"):
+        return AWS_LBC_CLASS, (f"the annotations {_AWS}type: external and {_AWS}nlb-target-type: "
+                               f"{ann[_AWS + 'nlb-target-type']}")
+    return None, ""

@@ -738,9 +738,39 @@ SCENARIOS.append(Scenario(
     ["lb-host-port-conflict"], setup=_servicelb_port_taken))
 
 
+# --- AWS: who owns the Service, and which annotations it ignores ------------------------
+# A cluster whose nodes carry AWS providerIDs; the test plays the in-tree controller
+# (service-controller) and the AWS Load Balancer Controller (source "service").
+
+def _prepare_aws(cp: Any) -> None:
+    for i, (name, ip) in enumerate(NODES):
+        cp.add_node(name, ip=ip, provider_id=f"aws:///us-east-1{'abc'[i]}/i-0b1c2d3e4f5a6070{i}")
+
+
+def _aws_built(component: str, hostname: str):
+    """Setup: the controller built the load balancer (events, status hostname)."""
+    def setup(cp: Any, sc: "Scenario") -> None:
+        _wait_ready(cp, sc, 2)
+        if component == "service-controller":
+            post_event(cp, sc.namespace, "Service", sc.service, reason="EnsuringLoadBalancer",
+                       message="Ensuring load balancer", count=1, span_s=0, component=component, type_="Normal", ago_s=1500)
+            post_event(cp, sc.namespace, "Service", sc.service, reason="EnsuredLoadBalancer",
+                       message="Ensured load balancer", count=1, span_s=0, component=component, type_="Normal", ago_s=1440)
+        else:
+            post_event(cp, sc.namespace, "Service", sc.service, reason="SuccessfullyReconciled",
+                       message="Successfully reconciled", count=3, span_s=1400, component=component, type_="Normal")
+        cp.kubectl("-n", sc.namespace, "patch", "service", sc.service, "--subresource=status", "--type=merge",
+                   "-p", json.dumps({"status": {"loadBalancer": {"ingress": [{"hostname": hostname}]}}}))
+    return setup
+
+
+def _aws_untouched(cp: Any, sc: "Scenario") -> None:
+    _wait_ready(cp, sc, 2)  # no controller takes the Service: no event, no status
+
+
 CLUSTERS: dict[str, Callable[[Any], None]] = {
     "metallb": _prepare_metallb, "metallb-empty": _prepare_metallb_empty,
-    "metallb-manual": _prepare_metallb_manual, "cloud-excluded": _prepare_excluded,
+    "metallb-manual": _prepare_metallb_manual, "cloud-excluded": _prepare_excluded, "aws": _prepare_aws,
 }
 
 SCENARIOS += [
@@ -848,6 +878,39 @@ SCENARIOS += [
              "The only pool has autoAssign: false and the Service does not name it.",
              "lan", "shop", [_lan_app("lan"), _lb("shop", "lan")],
              ["lb-no-address-pool"], setup=_metallb_silent, cluster="metallb-manual", translation="no-usable-pool"),
+    Scenario("aws-scheme-internal-ignored",
+             "In-tree AWS Service annotated aws-load-balancer-scheme: internal (an AWS LBC annotation): "
+             "the in-tree controller built an internet-facing ELB.",
+             "payments", "ledger-api",
+             [_lan_app("payments"), _annotated_lb("ledger-api", "payments",
+                                                  {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"})],
+             ["lb-provisioning-failed"], cluster="aws", translation="aws-scheme-internal-ignored-in-tree",
+             setup=_aws_built("service-controller",
+                              "a4c1e2f3b4d5c6e7f8091a2b3c4d5e6f-1234567890.us-east-1.elb.amazonaws.com")),
+    Scenario("aws-type-external-no-target-type",
+             "aws-load-balancer-type: external without aws-load-balancer-nlb-target-type: neither controller takes it.",
+             "payments", "checkout",
+             [_lan_app("payments"), _annotated_lb("checkout", "payments",
+                                                  {"service.beta.kubernetes.io/aws-load-balancer-type": "external"})],
+             ["lb-provisioning-failed"], cluster="aws", translation="aws-type-external-without-target-type",
+             setup=_aws_untouched),
+    Scenario("aws-lbc-not-installed",
+             "Annotations hand the Service to the AWS Load Balancer Controller, which is not installed.",
+             "payments", "refunds",
+             [_lan_app("payments"), _annotated_lb("refunds", "payments",
+                                                  {"service.beta.kubernetes.io/aws-load-balancer-type": "external",
+                                                   "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip"})],
+             ["lb-class-unclaimed"], cluster="aws", setup=_aws_untouched),
+    Scenario("aws-lbc-ignores-classic-annotations",
+             "The AWS Load Balancer Controller built an NLB; the Service still sets Classic ELB idle timeout and draining.",
+             "payments", "statements",
+             [_lan_app("payments"),
+              _annotated_lb("statements", "payments",
+                            {"service.beta.kubernetes.io/aws-load-balancer-connection-idle-timeout": "3600",
+                             "service.beta.kubernetes.io/aws-load-balancer-connection-draining-enabled": "true"}
+                            ).replace("type: LoadBalancer\n", "type: LoadBalancer\n  loadBalancerClass: service.k8s.aws/nlb\n")],
+             ["lb-provisioning-failed"], cluster="aws", translation="aws-in-tree-annotations-ignored-by-lbc",
+             setup=_aws_built("service", "k8s-payments-statemen-0a1b2c3d4e-0123456789abcdef.elb.us-east-1.amazonaws.com")),
     Scenario("lb-no-eligible-nodes",
              "AWS cluster whose every node carries node.kubernetes.io/exclude-from-external-load-balancers.",
              "cloud", "api", [_lan_app("cloud"), _lb("api", "cloud")],
