@@ -159,7 +159,8 @@ def reader_kubeconfig(cp, tmp_path_factory):
 
 
 def test_read_only_service_account_issues_no_write_and_at_most_8_requests(cp, ran, reader_kubeconfig):
-    for name in ("selector-typo", "readiness-failing", "pods-in-other-namespace"):
+    for name in ("selector-typo", "readiness-failing", "pods-in-other-namespace", "lb-no-implementation",
+                 "servicelb-host-port-taken"):
         sc = ran(name)
         before = len(cp.audit_events(user=SA_USER))
         proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json",
@@ -171,6 +172,28 @@ def test_read_only_service_account_issues_no_write_and_at_most_8_requests(cp, ra
         assert {e["verb"] for e in requests} <= {"get", "list"}
         assert not any("secrets" in e["requestURI"] for e in requests)
     assert cp.mutating_requests(SA_USER) == []
+
+
+def test_reader_reads_metallb_within_the_budget(clusters, ran, tmp_path):
+    """The shipped role covers MetalLB's CRDs: the diagnoses that read them stay complete,
+    read-only and within 8 requests (audit log of the MetalLB control plane)."""
+    for name in ("metallb-pool-exhausted", "metallb-not-announced", "metallb-healthy"):
+        sc = ran(name)
+    plane = clusters("metallb")
+    plane.kubectl("apply", "-f", str(ROOT / "deploy" / "rbac.yaml"))
+    token = plane.create_token("svcdoctor", "svcdoctor", create_service_account=False)
+    kubeconfig = plane.kubeconfig_for_token(token, tmp_path / "kubeconfig")
+    for name in ("metallb-pool-exhausted", "metallb-not-announced", "metallb-healthy"):
+        sc = scenarios.BY_NAME[name]
+        before = len(plane.audit_events(user=SA_USER))
+        proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json",
+                         "--no-probe", kubeconfig=kubeconfig)
+        assert ids(proc) == sorted(sc.expect)
+        assert "403" not in proc.stdout  # nothing forbidden: every read was allowed
+        requests = plane.audit_events(user=SA_USER)[before:]
+        assert len(requests) <= 8 and {e["verb"] for e in requests} <= {"get", "list"}
+        assert any("metallb.io" in e["requestURI"] for e in requests) == (name != "metallb-healthy")
+    assert plane.mutating_requests(SA_USER) == []
 
 
 def test_record_from_the_live_cluster_as_the_reader(cp, ran, reader_kubeconfig, tmp_path):
