@@ -200,8 +200,7 @@ def _why_not_ready(ev: Evidence, pods: list[Obj]) -> tuple[dict, list[Ref]]:
             "last_failure_count": kube.event_count(best),
             "last_failure_span": ev.age(first) if first else "",
             "last_failure_age": ev.age(last),
-            "last_failure_when": (f"{kube.event_count(best)} times over {ev.age(first)}"
-                                  if kube.event_count(best) > 1 and first else f"once, {ev.age(last)} ago"),
+            "last_failure_when": ev.event_span(best),
         })
         # Exactly one of these: the playbook words a probe failure and any other warning differently.
         if best in probe:

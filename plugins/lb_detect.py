@@ -13,12 +13,12 @@ from __future__ import annotations
 from svcdoctor import hookimpl, kube
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Ref
+from svcdoctor.loadbalancers import AWS_LBC_CLASS
 
 # providerID schemes whose cloud controllers implement LoadBalancer Services.
 CLOUDS = {"aws", "gce", "azure", "openstack", "digitalocean", "linode", "vsphere", "ibm", "oci",
           "hcloud", "exoscale", "scaleway", "alicloud", "huaweicloud", "tencentcloud", "equinixmetal",
           "packet", "cloudstack", "kubevirt", "ovhcloud", "upcloud", "vultr", "civo"}
-AWS_LBC_CLASS = "service.k8s.aws/nlb"
 # event source component -> implementation acting on the Service
 ACTING = {"service-controller": "cloud controller"}
 AWS_LBC_REASONS = {"FailedBuildModel", "FailedDeployModel", "SuccessfullyReconciled",

@@ -16,8 +16,8 @@ from typing import Iterator
 from svcdoctor import hookimpl, kube
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
+from svcdoctor.loadbalancers import EXCLUDE_LABEL
 
-EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 AUTOSCALER_TAINT = "ToBeDeletedByClusterAutoscaler"
 UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
 SOURCES = ("service-controller", "service-lb-controller")
@@ -56,8 +56,7 @@ def eligible_nodes(ev: Evidence) -> Iterator[Finding]:
     said = kube.latest(e for e in events if e.get("reason") == "UnAvailableLoadBalancer")
     ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress")
     success = kube.latest(e for e in events if e.get("reason") in SUCCESSES)
-    if said is not None and success is not None and ingress and \
-            (kube.event_last_seen(success) or ev.observed_at) > (kube.event_last_seen(said) or ev.observed_at):
+    if said is not None and ingress and kube.seen_after(success, said):
         said = None  # it recovered since
     local = (svc.get("spec") or {}).get("externalTrafficPolicy") == "Local"
     cloud = said is not None and kube.event_source(said) == "service-controller"
@@ -80,9 +79,8 @@ def eligible_nodes(ev: Evidence) -> Iterator[Finding]:
     }
     refs = [Ref.event(said, ev)] if said is not None else []
     if said is not None:
-        count, first = kube.event_count(said), kube.event_first_seen(said)
         facts.update({"message": kube.event_message(said), "source": kube.event_source(said),
-                      "when": f"{count} times over {ev.age(first)}" if count > 1 and first else "once"})
+                      "when": ev.event_span(said)})
     for name, reasons in why.items():
         node = ev.nodes[name]
         if any(r.startswith("labelled") for r in reasons):

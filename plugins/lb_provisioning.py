@@ -68,17 +68,14 @@ def provisioning(ev: Evidence) -> Iterator[Finding]:
         return
     ingress = ((ev.service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     success = kube.latest(e for e in events if e.get("reason") in SUCCESSES)
-    if success is not None and ingress and (kube.event_last_seen(success) or 0) > (kube.event_last_seen(latest) or 0):
+    if ingress and kube.seen_after(success, latest):
         return  # it failed once, then succeeded
     message = kube.event_message(latest)
     entry, groups = translate(message)
-    first, last = kube.event_first_seen(latest), kube.event_last_seen(latest)
-    count = kube.event_count(latest)
     facts: dict[str, Any] = {
         "reason": latest.get("reason"),
         "source": CONTROLLERS.get(kube.event_source(latest), kube.event_source(latest) or "load-balancer"),
-        "message": message, "when": (f"{count} times over {ev.age(first)}" if count > 1 and first
-                                     else f"once, {ev.age(last)} ago"),
+        "message": message, "when": ev.event_span(latest),
         "pending": "yes" if not ingress else "", "translation": entry["id"] if entry else "unknown",
         "unknown": "" if entry else "yes", "outcome": "could not be set up", "failed": "yes", **groups,
     }

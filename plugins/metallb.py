@@ -22,6 +22,7 @@ import yaml
 from svcdoctor import hookimpl, kube
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
+from svcdoctor.loadbalancers import EXCLUDE_LABEL
 from svcdoctor.probes import BACKEND_ROOTS
 from svcdoctor.wording import cause_facts
 
@@ -31,7 +32,6 @@ L2 = ("L2Advertisement", API + "l2advertisements", "list MetalLB L2Advertisement
 BGP = ("BGPAdvertisement", API + "bgpadvertisements", "list MetalLB BGPAdvertisements")
 CONTROLLER, SPEAKER = "metallb-controller", "metallb-speaker"
 FAILURES = {"AllocationFailed", "LoadBalancerFailed"}
-EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 # Annotations: current metallb.io/ names first, the deprecated metallb.universe.tf/ ones after.
 ALLOCATED_POOL = ("metallb.io/ip-allocated-from-pool", "metallb.universe.tf/ip-allocated-from-pool")
 REQUESTED_POOL = ("metallb.io/address-pool", "metallb.universe.tf/address-pool")
@@ -87,18 +87,8 @@ def _events(ev: Evidence, *reasons: str) -> list[dict]:
             if kube.event_source(e) in (CONTROLLER, SPEAKER) and (not reasons or e.get("reason") in reasons)]
 
 
-def _later(a: dict | None, b: dict | None) -> bool:
-    """Event a was last seen after event b (or b does not exist)."""
-    if a is None:
-        return False
-    if b is None:
-        return True
-    seen_a, seen_b = kube.event_last_seen(a), kube.event_last_seen(b)
-    return seen_a is None or seen_b is None or seen_a >= seen_b
-
-
 def _announced(ev: Evidence) -> bool:
-    return _later(kube.latest(_events(ev, "nodeAssigned")), kube.latest(_events(ev, "IPAllocated")))
+    return kube.seen_after(kube.latest(_events(ev, "nodeAssigned")), kube.latest(_events(ev, "IPAllocated")))
 
 
 def _allocated_by_metallb(ev: Evidence) -> bool:
@@ -242,11 +232,9 @@ def _finding(ev: Evidence, entry: dict[str, Any], facts: dict[str, Any], evidenc
 
 
 def _event_facts(ev: Evidence, e: dict) -> dict[str, Any]:
-    count, first = kube.event_count(e), kube.event_first_seen(e)
-    return {"reason": e.get("reason"), "message": kube.event_message(e),
-            "source": {CONTROLLER: "MetalLB controller", SPEAKER: "MetalLB speaker"}.get(kube.event_source(e), kube.event_source(e)),
-            "when": (f"{count} times over {ev.age(first)}" if count > 1 and first
-                     else f"once, {ev.age(kube.event_last_seen(e))} ago")}
+    source = kube.event_source(e)
+    return {"reason": e.get("reason"), "message": kube.event_message(e), "when": ev.event_span(e),
+            "source": {CONTROLLER: "MetalLB controller", SPEAKER: "MetalLB speaker"}.get(source, source)}
 
 
 def _pool_refs(pools: list[dict]) -> list[Ref]:
@@ -262,7 +250,7 @@ def allocation(ev: Evidence) -> Iterator[Finding]:
     requested_pool = _annotation(svc, REQUESTED_POOL)
     pending_ref = Ref.field(svc, "status.loadBalancer", {})
     failure = kube.latest(_events(ev, *FAILURES))
-    if failure is not None and not _later(kube.latest(_events(ev, "IPAllocated")), failure):
+    if failure is not None and not kube.seen_after(kube.latest(_events(ev, "IPAllocated")), failure):
         entry, groups = translate(kube.event_message(failure))
         facts = {**_event_facts(ev, failure), **groups}
         usable = [p for p in pools if not _exclusion(p, ev, requested_pool)]
@@ -327,7 +315,7 @@ def announcement(ev: Evidence) -> Iterator[Finding]:
     ip_ref = Ref.field(svc, "status.loadBalancer.ingress[0].ip", ips[0])
     allocated = kube.latest(_events(ev, "IPAllocated"))
     failed = kube.latest(_events(ev, "announceFailed"))
-    if failed is not None and not _later(kube.latest(_events(ev, "nodeAssigned")), failed):
+    if failed is not None and not kube.seen_after(kube.latest(_events(ev, "nodeAssigned")), failed):
         entry, groups = translate(kube.event_message(failed))
         if entry is not None:
             yield _finding(ev, entry, {**facts, **_event_facts(ev, failed), **groups}, [Ref.event(failed, ev), ip_ref])

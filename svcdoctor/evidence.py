@@ -151,6 +151,13 @@ class Evidence:
         """Each kind was read: its objects are here, or its API is not installed."""
         return all(k in self.collected or k in self.absent for k in kinds)
 
+    def event_span(self, evt: Obj) -> str:
+        """How often and over how long an event happened: "9 times over 18m" / "once, 5m ago"."""
+        count, first = kube.event_count(evt), kube.event_first_seen(evt)
+        if count > 1 and first:
+            return f"{count} times over {self.age(first)}"
+        return f"once, {self.age(kube.event_last_seen(evt))} ago"
+
     def age(self, when: datetime | None) -> str:
         if when is None:
             return "?"

@@ -56,7 +56,7 @@ class Ref:
         obj = f"{inv.get('kind', '?')} {inv.get('namespace') or kube.namespace(evt)}/{inv.get('name', '?')}"
         count = kube.event_count(evt)
         first, last = kube.event_first_seen(evt), kube.event_last_seen(evt)
-        when = f"{count} times over {evidence.age(first)}" if count > 1 and first else f"{evidence.age(last)} ago"
+        when = evidence.event_span(evt)
         source = kube.event_source(evt)
         text = (f"{obj}: {evt.get('type', 'Normal')} {evt.get('reason', '')} "
                 f"({source + ', ' if source else ''}{when}): {kube.event_message(evt)}")

@@ -261,6 +261,17 @@ def event_last_seen(evt: Obj) -> datetime | None:
             or event_first_seen(evt))
 
 
+def seen_after(a: Obj | None, b: Obj | None) -> bool:
+    """Event ``a`` exists and was last seen no earlier than event ``b`` (or there is no ``b``):
+    e.g. a success that supersedes a failure. Undated events count as recent."""
+    if a is None:
+        return False
+    if b is None:
+        return True
+    seen_a, seen_b = event_last_seen(a), event_last_seen(b)
+    return seen_a is None or seen_b is None or seen_a >= seen_b
+
+
 def latest(events: Iterable[Obj]) -> Obj | None:
     epoch = datetime.min.replace(tzinfo=timezone.utc)
     best = None

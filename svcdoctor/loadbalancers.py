@@ -43,6 +43,8 @@ def detect(evidence: Evidence, registry: Any) -> None:
 
 
 AWS_LBC_CLASS = "service.k8s.aws/nlb"
+# Nodes with this label are never load-balancer backends (cloud controllers, MetalLB speakers).
+EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 _AWS = "service.beta.kubernetes.io/aws-load-balancer-"
 
 

@@ -9,7 +9,6 @@ Each scenario states the findings a correct diagnosis must report, from the scen
 from __future__ import annotations
 
 import json
-import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable
 

@@ -58,6 +58,22 @@ def service(name: str, ns: str, selector: dict[str, str] | None,
         """) + textwrap.indent(textwrap.dedent(extra), "  ")
 
 
+def manual_slice(name: str, ns: str, service_label: str, address: str) -> str:
+    """An EndpointSlice written by hand for a selector-less Service (postgres on 5432)."""
+    return textwrap.dedent(f"""\
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata:
+          name: {name}
+          namespace: {ns}
+          labels: {{kubernetes.io/service-name: {service_label},
+                   endpointslice.kubernetes.io/managed-by: staff}}
+        addressType: IPv4
+        ports: [{{name: postgres, port: 5432, protocol: TCP}}]
+        endpoints: [{{addresses: [{address}], conditions: {{ready: true}}}}]
+        """)
+
+
 def post_event(cp: Any, ns: str, kind: str, name: str, *, reason: str, message: str, count: int,
                span_s: int, component: str, type_: str = "Warning", host: str = "", ago_s: int = 0) -> None:
     """Post the core/v1 Event a component would (kwok runs no kubelet and no cloud controller)."""
@@ -226,35 +242,13 @@ SCENARIOS: list[Scenario] = [
              "Selector-less Service whose manual EndpointSlice is labelled for another name.",
              "data", "legacy-db",
              [service("legacy-db", "data", None, ports="[{name: postgres, port: 5432}]"),
-              textwrap.dedent("""\
-                apiVersion: discovery.k8s.io/v1
-                kind: EndpointSlice
-                metadata:
-                  name: legacy-db-1
-                  namespace: data
-                  labels: {kubernetes.io/service-name: legacy-database,
-                           endpointslice.kubernetes.io/managed-by: staff}
-                addressType: IPv4
-                ports: [{name: postgres, port: 5432, protocol: TCP}]
-                endpoints: [{addresses: [192.0.2.10], conditions: {ready: true}}]
-                """)],
+              manual_slice("legacy-db-1", "data", "legacy-database", "192.0.2.10")],
              ["no-selector-no-endpoints"]),
     Scenario("healthy-manual-endpoints",
              "Selector-less Service with a correctly linked manual EndpointSlice.",
              "data", "warehouse",
              [service("warehouse", "data", None, ports="[{name: postgres, port: 5432}]"),
-              textwrap.dedent("""\
-                apiVersion: discovery.k8s.io/v1
-                kind: EndpointSlice
-                metadata:
-                  name: warehouse-1
-                  namespace: data
-                  labels: {kubernetes.io/service-name: warehouse,
-                           endpointslice.kubernetes.io/managed-by: staff}
-                addressType: IPv4
-                ports: [{name: postgres, port: 5432, protocol: TCP}]
-                endpoints: [{addresses: [192.0.2.20], conditions: {ready: true}}]
-                """)], []),
+              manual_slice("warehouse-1", "data", "warehouse", "192.0.2.20")], []),
     Scenario("readiness-failing",
              "Every pod fails its readiness probe (HTTP 503); the kubelet's Unhealthy events say so.",
              "billing", "invoices",
