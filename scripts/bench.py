@@ -76,7 +76,7 @@ def main() -> int:
         return 0
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
-    ap.add_argument("--recording", default=str(ROOT / "recordings" / "selector-typo.yaml"))
+    ap.add_argument("--recording", default=str(ROOT / "svcdoctor" / "recordings" / "selector-typo.yaml"))
     args = ap.parse_args()
     diagnose = [sys.executable, "-m", "svcdoctor", "diagnose", "--from", args.recording]
     imp = [sys.executable, "-c", "import kubernetes"]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Re-record recordings/ from the real control plane (tests/scenarios.py) and from the
+"""Re-record svcdoctor/recordings/ from the real control plane (tests/scenarios.py) and from the
 network lab (tests/lab_scenarios.py: the control plane inside a network namespace, with
 kube-proxy's data plane, firewalls and DNS; these recordings carry probe outcomes).
 
@@ -54,7 +54,7 @@ def record_lab(names: list[str]) -> None:
         for sc in chosen:
             lab_scenarios.reset(lab)
             lab_scenarios.run(lab, cp, sc, lab_scenarios.SCENARIOS.index(sc))
-            out = ROOT / "recordings" / f"{sc.name}.yaml"
+            out = ROOT / "svcdoctor" / "recordings" / f"{sc.name}.yaml"
             env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig)}
             proc = lab.run(["svcdoctor", "record", f"svc/{sc.svc_name}", "-n", sc.namespace, "-o", str(out),
                             "--force", "--description", sc.description,
@@ -68,7 +68,7 @@ def record_lab(names: list[str]) -> None:
 
 def record(cp: controlplane.ControlPlane, sc: scenarios.Scenario) -> None:
     scenarios.run(cp, sc)
-    out = ROOT / "recordings" / f"{sc.name}.yaml"
+    out = ROOT / "svcdoctor" / "recordings" / f"{sc.name}.yaml"
     env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig)}
     subprocess.run(["svcdoctor", "record", f"svc/{sc.service}", "-n", sc.namespace,
                     "-o", str(out), "--force", "--description", sc.description, "--no-probe"],

@@ -7,7 +7,7 @@ and arguments match the specifications below. Register it through the entry-poin
     [project.entry-points.svcdoctor]
     mycompany = "mycompany_svcdoctor.checks"
 
-Built-in plugins (the ``plugins/`` folder of this repository) register the same way; the
+Built-in plugins (``svcdoctor/plugins/``) register the same way; the
 core never imports a check by name. ``svcdoctor plugins`` lists what is loaded. A function
 marked ``@hookimpl`` whose name is not a hook below is an error at load time, so a typo
 fails loudly instead of silently never running.

@@ -1,4 +1,4 @@
-"""Scenarios reproduced on the real control plane: the source of recordings/ and of the
+"""Scenarios reproduced on the real control plane: the source of svcdoctor/recordings/ and of the
 control-plane tests. Each one creates ordinary objects through the API (plus, where a
 kubelet would, the events it would post), waits for the controllers, and states which
 findings a correct diagnosis must report — written from the scenario, not from svcdoctor's

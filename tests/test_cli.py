@@ -11,7 +11,7 @@ import pytest
 from helpers import cli
 
 ROOT = Path(__file__).resolve().parents[1]
-REC = ROOT / "recordings"
+REC = ROOT / "svcdoctor" / "recordings"
 
 
 def run(*args: str, env: dict | None = None, prog: str = "svcdoctor") -> subprocess.CompletedProcess:

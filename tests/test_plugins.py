@@ -15,7 +15,7 @@ from helpers import cli
 from svcdoctor import hookspecs, registry
 
 ROOT = Path(__file__).resolve().parents[1]
-REC = ROOT / "recordings"
+REC = ROOT / "svcdoctor" / "recordings"
 
 PLUGIN = '''
 from svcdoctor import hookimpl

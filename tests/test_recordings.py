@@ -1,4 +1,4 @@
-"""Tier 1: every recording in recordings/ replays to the findings its scenario expects."""
+"""Tier 1: every recording in svcdoctor/recordings/ replays to the findings its scenario expects."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from svcdoctor.sources.open import evidence_from_path
 from svcdoctor.wording import Playbooks, placeholders
 
 ROOT = Path(__file__).resolve().parents[1]
-RECORDINGS = sorted((ROOT / "recordings").glob("*.yaml"))
+RECORDINGS = sorted((ROOT / "svcdoctor" / "recordings").glob("*.yaml"))
 FINDINGS_MD = ROOT.parent / "shared" / "findings.md"
 
 
@@ -70,11 +70,11 @@ def test_recordings_are_api_shaped():
 
 
 def test_consequences_follow_their_cause():
-    report = replay(ROOT / "recordings" / "node-notready.yaml")
+    report = replay(ROOT / "svcdoctor" / "recordings" / "node-notready.yaml")
     ids = [f.id for f in report.findings]
     assert ids == ["endpoints-on-notready-node", "no-ready-endpoints"]
     assert report.findings[1].caused_by == "endpoints-on-notready-node"
-    other = replay(ROOT / "recordings" / "pods-in-other-namespace.yaml")
+    other = replay(ROOT / "svcdoctor" / "recordings" / "pods-in-other-namespace.yaml")
     assert [f.id for f in other.findings] == ["selector-pods-in-other-namespace",
                                              "selector-matches-no-pods"]
     assert other.findings[1].caused_by == "selector-pods-in-other-namespace"

@@ -13,7 +13,7 @@ from svcdoctor.errors import NotFoundError, SourceError, UsageError
 from svcdoctor.sources.open import evidence_from_path
 
 ROOT = Path(__file__).resolve().parents[1]
-TYPO = ROOT / "recordings" / "selector-typo.yaml"
+TYPO = ROOT / "svcdoctor" / "recordings" / "selector-typo.yaml"
 
 
 def typo_items() -> list[dict]:
