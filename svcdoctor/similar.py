@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Generic, Iterable, Sequence, TypeVar
+from typing import Callable, Generic, Iterable, Sequence, TypeVar
 
 T = TypeVar("T")
 
 STRONG = 0.6   # below this a candidate is listed as "closest", never suggested as the fix
 MARGIN = 0.1   # the best must lead the runner-up by this much to be "clearly" the closest
+WEAK = 0.4     # below this a candidate is not even worth listing as "closest"
 _TOKENS = re.compile(r"[-_./:]+")
 
 
@@ -51,6 +52,13 @@ def distance(a: str, b: str) -> int:
 
 def tokens(value: str) -> list[str]:
     return [t for t in _TOKENS.split(value.lower()) if t]
+
+
+def extends(want: str, have: str) -> bool:
+    """``have`` is ``want`` with whole tokens added ("payments" → "payments-ui"): usually
+    another component of the same application, not a rename of it."""
+    ta, tb = tokens(want), tokens(have)
+    return bool(ta) and len(tb) > len(ta) and (tb[:len(ta)] == ta or tb[-len(ta):] == ta)
 
 
 def closeness(want: str, have: str) -> float:
@@ -89,7 +97,7 @@ class Ranked(Generic[T]):
     score: float
 
 
-def rank(want: str, choices: Iterable[T], key=str) -> list[Ranked[T]]:
+def rank(want: str, choices: Iterable[T], key: Callable[[T], str] = str) -> list[Ranked[T]]:
     """Choices by closeness to ``want``, closest first; ties keep a stable, sorted order."""
     scored = [Ranked(c, closeness(want, key(c))) for c in choices]
     return sorted(scored, key=lambda r: (-r.score, key(r.item)))

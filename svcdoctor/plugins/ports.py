@@ -8,10 +8,9 @@ containers); a numeric targetPort is only compared with declared and probe ports
 
 from __future__ import annotations
 
-import difflib
 from typing import Iterator
 
-from svcdoctor import hookimpl, kube
+from svcdoctor import hookimpl, kube, similar
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
 from svcdoctor.kube import Obj
@@ -53,8 +52,7 @@ def named_target_ports(ev: Evidence) -> Iterator[Finding]:
             other_proto |= {pr for _, n, _, pr in decl if n == tp}
         if not missing:
             continue
-        names = sorted({n for p in pods for _, n, _, _ in kube.declared_ports(p) if n})
-        close = difflib.get_close_matches(tp, names, n=1, cutoff=0.5)
+        closest, candidates, unusable = _closest_port_name(tp, proto, pods)
         idx = kube.service_ports(ev.service).index(port)
         yield Finding(
             "target-port-name-not-found",
@@ -67,11 +65,28 @@ def named_target_ports(ev: Evidence) -> Iterator[Finding]:
                    "workloads_missing": sorted({kube.workload(p) for p in missing}),
                    "declared": _declared(missing),
                    "other_protocol": sorted(other_proto),
-                   "closest_name": close[0] if close else ""},
+                   "closest_name": closest, "no_rename": "" if closest else "yes",
+                   "candidate_names": candidates, "unusable_name": unusable},
             evidence=[Ref.field(ev.service, f"spec.ports[{idx}].targetPort", tp)]
             + [Ref("field", kube.ref(p), f"{kube.ref(p)} declares ports "
                    f"{_declared([p]) or 'none'}") for p in missing[:2]],
         )
+
+
+def _closest_port_name(tp: str, proto: str, pods: list[Obj]) -> tuple[str, list[str], str]:
+    """The declared port name the Service most likely meant: (the name to point the
+    Service at, the names about equally close when none is clearly closest, the clearly
+    closest name when it cannot be used because some selected pod does not declare it
+    with the Service port's protocol). Renaming to a name that only some pods declare,
+    or only as UDP, would leave pods without the port: no patch then."""
+    names = {n for p in pods for _, n, _, _ in kube.declared_ports(p) if n and n != tp}
+    ranked = similar.rank(tp, sorted(names))
+    best = similar.clear_winner(ranked)
+    if best is None:
+        close = similar.did_you_mean(tp, names)
+        return "", close if len(close) > 1 else [], ""
+    usable = all(any(n == best and pr == proto for _, n, _, pr in kube.declared_ports(p)) for p in pods)
+    return (best, [], "") if usable else ("", [], best)
 
 
 def numeric_target_ports(ev: Evidence) -> Iterator[Finding]:
