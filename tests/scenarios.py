@@ -911,6 +911,13 @@ SCENARIOS += [
              ["lb-no-eligible-nodes"], setup=_cloud_unavailable, cluster="cloud-excluded"),
 ]
 
+# Crowded namespaces (15+ apps each), where ranking and "closest" logic matter: their own
+# module, and their own control plane (cross-namespace lookups must not see other scenarios).
+from crowded_scenarios import CROWDED, prepare_crowded  # noqa: E402
+
+SCENARIOS += CROWDED
+CLUSTERS["crowded"] = prepare_crowded
+
 BY_NAME = {s.name: s for s in SCENARIOS}
 
 

@@ -177,7 +177,8 @@ class _Choice:
         return {
             "suggested_selector": kube.format_selector(self.winner.proposal) if ok else "",
             "suggested_patch": _selector_patch(sel, self.winner.proposal) if ok else "",
-            "no_patch": "" if ok else "yes",
+            # the labels are exactly right elsewhere: fixing them here is not the advice
+            "no_patch": "" if ok or self.elsewhere else "yes",
             "candidates": [n.describe() for n in self.tied] if tied else [],
             "candidate_selector": _set_selector([n.proposal for n in self.tied]) if tied else "",
             "name_suggests": (self.name_suggests if tied and self.name_suggests
@@ -258,17 +259,19 @@ def _other_namespace(ev: Evidence, facts: dict, refs: list[Ref], elsewhere: list
     by_ns: dict[str, list[Obj]] = {}
     for p in elsewhere:
         by_ns.setdefault(kube.namespace(p), []).append(p)
-    home = next(iter(by_ns)) if len(by_ns) == 1 else _home(ev.target.name, by_ns)
+    single = len(by_ns) == 1
+    home = next(iter(by_ns)) if single else _home(ev.target.name, by_ns)
     shown = by_ns.get(home) or elsewhere
     places = [f"{ns} ({', '.join(sorted(_by_workload(ps)))}; {len(ps)} pod{'s' if len(ps) > 1 else ''})"
               for ns, ps in sorted(by_ns.items())]
     return Finding(
         "selector-pods-in-other-namespace", CRIT, _svc_ref(ev),
         facts={**facts, "pod_namespace": home, "other_namespaces": sorted(by_ns),
-               "found_in": f"namespace {home}" if len(by_ns) == 1 else f"namespaces {', '.join(sorted(by_ns))}",
-               "pods": _pod_list(shown) if home else "",
-               "workloads": sorted(_by_workload(shown)) if home else [],
-               "several_namespaces": places if len(by_ns) > 1 else [],
+               "found_in": f"namespace {home}" if single else f"namespaces {', '.join(sorted(by_ns))}",
+               "pods": _pod_list(shown) if single else "",
+               "workloads": sorted(_by_workload(shown)) if single else [],
+               "several_namespaces": [] if single else places,
+               "home_workloads": sorted(_by_workload(shown)) if home and not single else [],
                "home_unclear": "yes" if not home else ""},
         evidence=refs + [Ref("field", kube.ref(p), f"{kube.ref(p)} has labels "
                              f"{kube.format_selector(kube.labels(p))}") for p in shown[:3]],
