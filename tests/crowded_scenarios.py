@@ -52,6 +52,16 @@ def _crowded(name: str, description: str, ns: str, svc: str, manifests: list[str
                     settled=_deployments_ready, cluster="crowded")
 
 
+# A bare pod with a copy of checkout's labels, as `kubectl run --labels` leaves behind.
+DEBUG_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: checkout-debug, namespace: crowded-debug, labels: {app: checkout, tier: debug}}
+spec:
+  containers:
+  - {name: debug, image: "busybox:1.36", command: [sleep, infinity]}
+"""
+
 BACKEND_TIER = {a: {"tier": "backend"} for a in ("cart", "catalog", "inventory", "shipping")}
 
 CROWDED: list[Scenario] = [
@@ -81,6 +91,20 @@ CROWDED: list[Scenario] = [
              "crowded-component", "loyalty",
              crowd("crowded-component", CROWD + ["loyalty-ui"])
              + [service("loyalty", "crowded-component", {"app": "loyalty"})],
+             ["selector-matches-no-pods"]),
+    _crowded("crowded-selector-copied",
+             "Among 18 apps, Service checkout still selects app=cart-v1: its manifest was copied from "
+             "cart's. The value is closest to cart, the Service's name points at checkout.",
+             "crowded-copied", "checkout",
+             crowd("crowded-copied", CROWD + ["checkout", "checkout-worker"])
+             + [service("checkout", "crowded-copied", {"app": "cart-v1"})],
+             ["selector-matches-no-pods"]),
+    _crowded("crowded-selector-debug-pod",
+             "Among 17 apps, Service checkout selects app=chekout,tier=web; the checkout pods carry "
+             "app=checkout and no tier, and a debug pod someone started carries app=checkout,tier=debug.",
+             "crowded-debug", "checkout",
+             crowd("crowded-debug", CROWD + ["checkout"])
+             + [DEBUG_POD, service("checkout", "crowded-debug", {"app": "chekout", "tier": "web"})],
              ["selector-matches-no-pods"]),
     _crowded("crowded-target-port",
              "Among 17 apps, api-gateway's pods declare 8 named ports; the Service's targetPorts are htpp "

@@ -165,11 +165,19 @@ class _Choice:
     tied: list[_Near] = field(default_factory=list)
     name_suggests: str = ""          # the workload the Service's name points at, if one
     conflict: _Near | None = None    # value and name point at different workloads
+    named: _Near | None = None       # ... the near miss the name points at, if it is one
     component: _Near | None = None   # the value only matches a longer, more specific name
     weak: bool = False               # the best near miss is not close enough to suggest
     also_selects: list[str] = field(default_factory=list)
     rejected: dict[str, str] | None = None
     elsewhere: bool = False
+
+    def compared(self) -> list[_Near]:
+        """The workloads a user should compare before choosing: the tied ones, or the one
+        the value points at and the one the name points at."""
+        if len(self.tied) > 1:
+            return self.tied
+        return [self.conflict, self.named] if self.conflict and self.named else []
 
     def facts(self, sel: dict[str, str]) -> dict[str, Any]:
         ok = self.winner is not None and self.winner.proposal is not None
@@ -180,7 +188,7 @@ class _Choice:
             # the labels are exactly right elsewhere: fixing them here is not the advice
             "no_patch": "" if ok or self.elsewhere else "yes",
             "candidates": [n.describe() for n in self.tied] if tied else [],
-            "candidate_selector": _set_selector([n.proposal for n in self.tied]) if tied else "",
+            "candidate_selector": _set_selector([n.proposal for n in self.compared()]),
             "name_suggests": (self.name_suggests if tied and self.name_suggests
                               in [n.workload for n in self.tied] else ""),
             "value_suggests": self.conflict.workload if self.conflict else "",
@@ -214,6 +222,7 @@ def _choose(sel: dict[str, str], near: list[_Near], pods: list[Obj], svc_name: s
         return choice
     if by_name and by_name != best.workload:
         choice.conflict = best
+        choice.named = next((n for n in near if n.workload == by_name), None)
         return choice
     if best.extends and not (best.named >= similar.STRONG
                              and best.named > similar.closeness(svc_name, best.extends)):
@@ -237,7 +246,7 @@ def _selects(sel: dict[str, str], pods: list[Obj]) -> set[str]:
 
 def _set_selector(proposals: list[dict[str, str] | None]) -> str:
     """One label query for every candidate: ``app in (web-frontend,web-backend)``."""
-    if any(p is None for p in proposals):
+    if not proposals or any(p is None for p in proposals):
         return ""
     keys = [k for k in proposals[0] or {} if all(k in (p or {}) for p in proposals)]
     parts = []
