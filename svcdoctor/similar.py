@@ -13,7 +13,8 @@ Closeness of two values, 0..1 (1 = equal):
       ("web-api" / "web-ui" is not a typo: 0.33);
     - one value a whole-token prefix or suffix of the other ("orders" in "orders-v1",
       renames that dropped or added a token): 0.5 plus half the share of the longer
-      value it covers (0.83), so two apps sharing the prefix tie;
+      value it covers (0.83), so two apps sharing the prefix are about equally close
+      (web → web-frontend 0.625, web-backend 0.636: within MARGIN, no winner);
     - the same tokens in another order ("api-web" / "web-api"), case only ("Web" / "web").
 """
 

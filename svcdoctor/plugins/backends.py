@@ -51,7 +51,8 @@ def selector(ev: Evidence) -> Iterator[Finding]:
                if not any(kube.labels(p).get(k) == v for p in live)]
     near = _near_misses(sel, live, ev.target.name)
     choice = _choose(sel, near, ev.namespace_pods, ev.target.name, elsewhere=bool(elsewhere))
-    listed = [n for n in near if n.score >= similar.WEAK][:5]
+    # the close ones; failing those, the ones that at least share a pair (tier=web)
+    listed = [n for n in near if n.score >= similar.WEAK][:5] or [n for n in near if n.matched][:3]
     yield Finding(
         "selector-matches-no-pods", CRIT, _svc_ref(ev),
         facts={**facts, "pods_in_namespace": len(ev.namespace_pods),
