@@ -49,6 +49,10 @@ class Evidence:
     probe_note: str = ""
     # Kinds whose API is not installed in the cluster (a read answered 404): looked, none.
     absent: set[str] = field(default_factory=set)
+    # How observed_at was estimated when the source has no capture time (kubectl output);
+    # "" when it is known. Checks that depend on an age say "could not verify" instead of
+    # "not yet" when the estimate is all they have.
+    observed_at_guess: str = ""
     # Filled by svcdoctor.loadbalancers.detect for LoadBalancer Services.
     lb_implementations: list[Any] = field(default_factory=list)
 

@@ -38,9 +38,11 @@ def parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    # The API always says UTC; a hand-written time without a zone means it too.
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
 def format_age(seconds: float) -> str:

@@ -26,10 +26,24 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
+from . import shapes
+
 DEFAULT_TIMEOUT = 2.0
 DEFAULT_CONCURRENCY = 1024
 DEFAULT_MAX_NODES = 500
 FAILED_TCP = ("refused", "timeout", "no-route", "unreachable", "error")
+
+
+# A probe outcome as recordings hold it (checked when a recording is loaded).
+SHAPE = {
+    "kind": shapes.STR, "purpose": shapes.STR, "target": shapes.STR, "host": shapes.STR,
+    "port": shapes.INT, "node": shapes.STR, "servicePort": shapes.STR, "path": shapes.STR,
+    "outcome": shapes.STR, "latencyMs": shapes.NUMBER, "source": shapes.STR,
+    "detail": {"status": shapes.INT, "localEndpoints": shapes.INT, "serviceProxyHealthy": shapes.BOOL,
+               "service": shapes.STR, "body": shapes.STR, "answers": [shapes.STR],
+               "canonicalName": shapes.STR, "error": shapes.STR, "reason": shapes.STR,
+               "phase": shapes.STR},
+}
 
 
 @dataclass
@@ -215,20 +229,30 @@ async def _http(p: Probe, timeout: float) -> None:
             p.detail = {**p.detail, "error": str(exc)}
         return
     p.outcome = "open"
-    detail: dict[str, Any] = {"status": resp.status_code}
+    p.detail = {**p.detail, **health_detail(resp.status_code, resp.text)}
+
+
+def health_detail(status: int, text: str) -> dict[str, Any]:
+    """What kube-proxy's health-check answer says: the status, and from its JSON body
+    ``localEndpoints`` and ``serviceProxyHealthy`` (absent before kube-proxy 1.28) and the
+    Service. A body that is not that JSON is kept, shortened, as ``body``."""
+    detail: dict[str, Any] = {"status": status}
     try:
-        body = json.loads(resp.text)
-        if isinstance(body, dict):
-            if "localEndpoints" in body:
-                detail["localEndpoints"] = body["localEndpoints"]
-            if "serviceProxyHealthy" in body:  # absent in older kube-proxy versions
-                detail["serviceProxyHealthy"] = body["serviceProxyHealthy"]
-            svc = body.get("service") or {}
-            if svc:
-                detail["service"] = f"{svc.get('namespace')}/{svc.get('name')}"
-    except ValueError:
-        detail["body"] = resp.text[:200]
-    p.detail = {**p.detail, **detail}
+        body = json.loads(text)
+    except (ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict):
+        detail["body"] = text[:200]
+        return detail
+    local = body.get("localEndpoints")
+    if isinstance(local, int) and not isinstance(local, bool):
+        detail["localEndpoints"] = local
+    if isinstance(body.get("serviceProxyHealthy"), bool):
+        detail["serviceProxyHealthy"] = body["serviceProxyHealthy"]
+    svc = body.get("service")
+    if isinstance(svc, dict) and isinstance(svc.get("namespace"), str) and isinstance(svc.get("name"), str):
+        detail["service"] = f"{svc['namespace']}/{svc['name']}"
+    return detail
 
 
 async def _dns(p: Probe, timeout: float) -> None:

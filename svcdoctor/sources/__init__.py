@@ -6,23 +6,39 @@ namespace NS" — so the rest of svcdoctor never knows where the objects came fr
 
 from __future__ import annotations
 
-import difflib
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
-from .. import kube
-from ..errors import NotFoundError
+from .. import kube, shapes
+from ..errors import NotFoundError, SourceError
 from ..evidence import Evidence, Gap
 from ..kube import Obj
+from ..similar import suggestion
 from ..target import Target
 
 
-def close(word: str, choices: Iterable[str]) -> str:
-    """', did you mean 'x'?' or '' — for not-found messages."""
-    matches = difflib.get_close_matches(word, sorted(set(choices)), n=3, cutoff=0.6)
-    if not matches:
+def conform(objs: Iterable[Any], where: str,
+            locate: Callable[[int], str] = lambda i: f"items[{i}]") -> list[Obj]:
+    """The objects in the shapes checks rely on (svcdoctor.shapes), or a SourceError naming
+    the first bad object and field: ``dump.yaml: items[12] Pod shop/web-1: spec.ports is
+    a string (expected a list)``. Every source calls this before anything reads the objects."""
+    out = []
+    for i, obj in enumerate(objs):
+        try:
+            out.append(shapes.conform(obj))
+        except shapes.ShapeError as exc:
+            raise SourceError(f"{where}: {locate(i)}{_label(obj)}: {exc}") from None
+    return out
+
+
+def _label(obj: Any) -> str:
+    """`` Pod shop/web-1`` when the object says so in strings, else nothing."""
+    if not isinstance(obj, dict):
         return ""
-    return "; did you mean " + " or ".join(repr(m) for m in matches) + "?"
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    parts = [v for v in (meta.get("namespace"), meta.get("name")) if isinstance(v, str) and v]
+    kind = obj.get("kind") if isinstance(obj.get("kind"), str) else ""
+    return " " + " ".join(x for x in (kind, "/".join(parts)) if x) if (kind or parts) else ""
 
 
 def resolve_target(items: list[Obj], name: str | None, namespace: str | None,
@@ -47,15 +63,21 @@ def resolve_target(items: list[Obj], name: str | None, namespace: str | None,
     namespaces |= {kube.name(o) for o in items if o.get("kind") == "Namespace"}
     if namespace not in namespaces:
         raise NotFoundError(f"namespace {namespace!r} not found in {where}"
-                            + close(namespace, namespaces))
+                            + suggestion(namespace, namespaces))
     here = [kube.name(s) for s in services if kube.namespace(s) == namespace]
     if name not in here:
-        hint = close(name, here)
-        if not hint and here:
-            hint = f"; Services there: {', '.join(sorted(here)[:10])}"
+        hint = suggestion(name, here) or services_there(here)
         raise NotFoundError(f"Service {name!r} not found in namespace {namespace!r} "
                             f"in {where}{hint}")
     return Target(namespace, name)
+
+
+def services_there(names: list[str], shown: int = 10) -> str:
+    """``"; Services there: a, b (and 38 more)"`` when no name is close enough to suggest."""
+    if not names:
+        return ""
+    more = f" (and {len(names) - shown} more)" if len(names) > shown else ""
+    return f"; Services there: {', '.join(sorted(names)[:shown])}{more}"
 
 
 def build_evidence(items: list[Obj], target: Target, *, collected: set[str],

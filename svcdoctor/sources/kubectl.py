@@ -12,19 +12,30 @@ instead of "no pods". Probes are never run for offline input.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 import yaml
 
-from .. import kube
+from .. import kube, shapes
 from ..errors import SourceError
 from ..evidence import Evidence, Gap
 from ..kube import Obj
-from . import build_evidence, resolve_target
+from . import build_evidence, conform, resolve_target
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as kubectl writes it: no aliases. ``*name`` would let a few lines of hostile
+    input expand into billions of nodes once anything walks the objects."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not accepted",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
 
 def load_documents(path: Path) -> list[Any]:
@@ -37,15 +48,16 @@ def load_documents(path: Path) -> list[Any]:
         raise SourceError(f"{path}: not a text file (kubectl -o yaml or -o json expected)") from exc
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
-        return list(_json_stream(text, path))
     try:
-        return [d for d in yaml.safe_load_all(text) if d is not None]
+        if text.lstrip().startswith(("{", "[")):
+            return list(_json_stream(text, path))
+        return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise SourceError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+        raise SourceError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from exc
+    except RecursionError:
+        raise SourceError(f"{path}: nested too deeply to be Kubernetes objects") from None
 
 
 def _json_stream(text: str, path: Path) -> Iterator[Any]:
@@ -70,31 +82,39 @@ def _json_stream(text: str, path: Path) -> Iterator[Any]:
         pos = end
 
 
-def flatten(doc: Any, where: str) -> Iterator[Obj]:
-    """Objects from a document: Lists and typed lists are opened; their items get the
-    kind the list implies when kubectl left it out (raw API lists do)."""
+def flatten(doc: Any, where: str, at: str = "") -> Iterator[Obj]:
+    """Objects from a document, each in the shape checks rely on (svcdoctor.shapes): Lists
+    and typed lists are opened; their items get the kind the list implies when kubectl left
+    it out (raw API lists do). ``at`` locates the document in ``where`` for error messages."""
     if isinstance(doc, list):
-        for d in doc:
-            yield from flatten(d, where)
+        for i, d in enumerate(doc):
+            yield from flatten(d, where, f"{at}[{i}]")
         return
     if not isinstance(doc, dict):
-        raise SourceError(f"{where}: expected Kubernetes objects, found {type(doc).__name__}")
+        raise SourceError(f"{where}: {at + ': ' if at else ''}expected Kubernetes objects, "
+                          f"found {shapes.describe(doc)}")
     kind = doc.get("kind", "")
+    if not isinstance(kind, str):
+        raise SourceError(f"{where}: {at + ' ' if at else ''}kind is {shapes.describe(kind)}")
     if "items" in doc and (kind == "List" or kind.endswith("List") or not kind):
+        items = doc.get("items") or []
+        if not isinstance(items, list):
+            raise SourceError(f"{where}: {at + '.' if at else ''}items is {shapes.describe(items)} "
+                              "(expected a list)")
         item_kind = kind[:-4] if kind.endswith("List") and kind != "List" else ""
-        for item in doc.get("items") or []:
+        for i, item in enumerate(items):
             if isinstance(item, dict) and item_kind and not item.get("kind"):
                 item = {"kind": item_kind, "apiVersion": doc.get("apiVersion", "v1"), **item}
-            yield from flatten(item, where)
+            yield from flatten(item, where, f"{at + '.' if at else ''}items[{i}]")
         return
     if not kind or not isinstance(doc.get("metadata"), dict):
-        raise SourceError(f"{where}: an entry has no kind/metadata; is this kubectl output?")
-    yield doc
+        raise SourceError(f"{where}: {at + ' ' if at else ''}has no kind/metadata; is this kubectl output?")
+    yield conform([doc], where, lambda _: at)[0]
 
 
 def load_items(path: Path) -> list[Obj]:
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix in (".json", ".yaml", ".yml"))
+        files = sorted(p for p in path.rglob("*") if p.suffix in (".json", ".yaml", ".yml") and p.is_file())
         if not files:
             raise SourceError(f"{path}: no .json or .yaml files (expected kubectl cluster-info dump "
                               "--output-directory)")
@@ -102,32 +122,80 @@ def load_items(path: Path) -> list[Obj]:
         files = [path]
     else:
         raise SourceError(f"{path}: no such file or directory")
-    items: list[Obj] = []
-    for f in files:
-        for doc in load_documents(f):
-            items.extend(flatten(doc, str(f)))
-    return items
+    return [o for f in files for o in file_items(f)]
 
 
-def newest_timestamp(items: list[Obj]) -> datetime:
-    """The capture time, approximated by the newest timestamp in the input."""
-    best: datetime | None = None
+def file_items(path: Path) -> list[Obj]:
+    docs = load_documents(path)
+    many = len(docs) > 1
+    return [o for n, d in enumerate(docs) for o in flatten(d, str(path), f"document {n + 1}" if many else "")]
+
+
+# Where real kubectl output carries time: besides creation, managed-field updates, condition
+# transitions and node heartbeats (every few minutes on every node), container starts and
+# ends, events, taints, and the EndpointSlice controller's trigger time. "*" walks a list.
+_TIMES = [p.split(" ") for p in (
+    "metadata creationTimestamp", "metadata managedFields * time",
+    "status conditions * lastTransitionTime", "status conditions * lastHeartbeatTime",
+    "status conditions * lastProbeTime", "status conditions * lastUpdateTime",
+    "status startTime", "status containerStatuses * state running startedAt",
+    "status containerStatuses * state terminated finishedAt",
+    "status containerStatuses * lastState terminated finishedAt",
+    "status initContainerStatuses * state terminated finishedAt",
+    "spec taints * timeAdded", "firstTimestamp", "lastTimestamp", "eventTime",
+    "series lastObservedTime", "deprecatedFirstTimestamp", "deprecatedLastTimestamp",
+    "metadata annotations endpoints.kubernetes.io/last-change-trigger-time")]
+
+
+def capture_time(items: list[Obj]) -> tuple[datetime, str]:
+    """When the input was captured, as well as it can be told: kubectl output carries no
+    capture time, so the newest timestamp anywhere in it (a lower bound: the capture came
+    after everything it shows). Returns the time and which field it came from."""
+    best, basis = None, ""
     for o in items:
-        stamps = [kube.parse_time(kube.meta(o).get("creationTimestamp"))]
-        if o.get("kind") == "Event":
-            stamps.append(kube.event_last_seen(o))
-        for c in (o.get("status") or {}).get("conditions") or []:
-            stamps.append(kube.parse_time(c.get("lastTransitionTime")))
-        for s in stamps:
-            if s is not None and (best is None or s > best):
-                best = s
-    return best or datetime.now(timezone.utc)
+        for path in _TIMES:
+            for value in _values(o, path):
+                when = kube.parse_time(value) if isinstance(value, str) else None
+                if when is not None and (best is None or when > best):
+                    best, basis = when, f"{kube.ref(o)} {'.'.join(k for k in path if k != '*')}"
+        deleted = kube.parse_time(kube.meta(o).get("deletionTimestamp"))
+        if deleted is not None:  # set to the deletion request + the grace period
+            grace = min(max(kube.meta(o).get("deletionGracePeriodSeconds") or 0, 0), 10**8)
+            asked = deleted - timedelta(seconds=grace)
+            if best is None or asked > best:
+                best, basis = asked, f"{kube.ref(o)} deletion request"
+    if best is None:
+        return datetime.now(timezone.utc), "no timestamp in the input: now"
+    return best, basis
+
+
+def _values(node: Any, path: list[str]) -> Iterator[Any]:
+    if not path:
+        yield node
+    elif path[0] == "*":
+        for v in node if isinstance(node, list) else []:
+            yield from _values(v, path[1:])
+    elif isinstance(node, dict):
+        yield from _values(node.get(path[0]), path[1:])
 
 
 def evidence_from_items(items: list[Obj], name: str | None, namespace: str | None, where: str,
-                        gaps: list[Gap] | None = None) -> Evidence:
+                        gaps: list[Gap] | None = None, observed_at: datetime | None = None) -> Evidence:
+    """Evidence from objects already through :func:`flatten`. Without ``observed_at`` (the
+    user's ``--observed-at``) the capture time is estimated, and the report says from what."""
     target = resolve_target(items, name, namespace, where)
+    if observed_at is None:
+        observed_at, basis = capture_time(items)
+        guess = f"estimated from the newest timestamp in the input ({basis})"
+        source = f"{where} (captured at {_stamp(observed_at)} or later, {guess}; --observed-at sets it)"
+    else:
+        guess, source = "", f"{where} (captured at {_stamp(observed_at)})"
     evidence = build_evidence(items, target, collected={o["kind"] for o in items},
-                              observed_at=newest_timestamp(items), source=where, gaps=gaps)
+                              observed_at=observed_at, source=source, gaps=gaps)
+    evidence.observed_at_guess = guess
     evidence.probe_note = "offline input: kubectl output holds no network view, so nothing was probed"
     return evidence
+
+
+def _stamp(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

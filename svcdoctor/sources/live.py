@@ -33,13 +33,15 @@ from ..errors import ClusterError, NotFoundError
 from ..evidence import Evidence, Gap
 from ..kube import Obj
 from ..target import Target
-from . import build_evidence, close
+from ..similar import suggestion
+from . import build_evidence, conform, services_there
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 20.0
 RETRIES = 3           # for 429 / 5xx
 MAX_BACKOFF = 4.0     # seconds, also caps Retry-After
 PAGE = 500
+MAX_PAGES = 400       # 200,000 objects of one kind: a bound against a server that never ends
 SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
@@ -77,11 +79,12 @@ class Client:
                 self.requests += 1
             try:
                 status, headers, data = self._raw_get(url)
-                if status < 400:
-                    return json.loads(data)
-                exc = _HTTPError(status, headers, data)
             except Exception as transport_exc:  # connection, TLS, timeout: translated below
-                exc = transport_exc
+                exc: Exception = transport_exc
+            else:
+                if status < 400:
+                    return _object(data, self.host, what)
+                exc = _HTTPError(status, headers, data)
             if getattr(exc, "status", None) in (429, 500, 502, 503, 504) and attempt < RETRIES:
                 retry_after = (getattr(exc, "headers", None) or {}).get("Retry-After")
                 wait = min(float(retry_after) if retry_after and str(retry_after).isdigit()
@@ -114,17 +117,25 @@ class Client:
     def list(self, path: str, kind: str, what: str, **query: str) -> list[Obj]:
         items: list[Obj] = []
         token = ""
-        while True:
+        for _ in range(MAX_PAGES):
             q = dict(query, limit=str(PAGE))
             if token:
                 q["continue"] = token
             body = self.get(path, what, **q)
             api_version = body.get("apiVersion", "v1")
+            page = body.get("items") or []
+            if not isinstance(page, list):
+                raise ClusterError(f"the API server at {self.host} answered {what} with items that "
+                                   "are not a list")
             # List items come without kind/apiVersion; put them back as kubectl does.
-            items += [{"apiVersion": api_version, "kind": kind, **i} for i in body.get("items") or []]
-            token = (body.get("metadata") or {}).get("continue") or ""
+            items += [{"apiVersion": api_version, "kind": kind, **i} if isinstance(i, dict) else i
+                      for i in page]
+            meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+            token = meta.get("continue") if isinstance(meta.get("continue"), str) else ""
             if not token:
-                return items
+                return conform(items, f"the API server's answer to {what}")
+        raise ClusterError(f"the API server at {self.host} kept paginating {what} past "
+                           f"{MAX_PAGES * PAGE} objects")
 
     def _translate(self, exc: Exception, what: str) -> Exception:
         status = getattr(exc, "status", None)
@@ -149,6 +160,18 @@ class Client:
         if "refused" in text.lower():
             return ClusterError(f"cannot reach the API server at {self.host}: connection refused")
         return ClusterError(f"cannot reach the API server at {self.host}: {_short(text)}")
+
+
+def _object(data: bytes, host: str, what: str) -> Obj:
+    """A JSON object from a 2xx answer; a proxy's HTML page or a list is not one."""
+    try:
+        body = json.loads(data)
+    except (ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict):
+        raise ClusterError(f"the API server at {host} answered {what} with something that is not "
+                           "a Kubernetes object (a proxy in the way?)")
+    return body
 
 
 def _api_message(exc: Exception) -> str:
@@ -227,7 +250,8 @@ def collect(client: Client, target: Target, source_host: str = "", registry: Any
     def service() -> Obj:
         obj = client.get(f"/api/v1/namespaces/{qns}/services/{quote(name, safe='')}",
                          f"get services in namespace {ns}")
-        return {"apiVersion": "v1", "kind": "Service", **obj}
+        return conform([{"apiVersion": "v1", "kind": "Service", **obj}],
+                       f"the API server's answer to get service {name}", lambda i: "")[0]
 
     def listing(path: str, kind: str, what: str, **query: str) -> tuple[str, list[Obj]]:
         return kind, client.list(path, kind, what, **query)
@@ -286,9 +310,10 @@ def collect(client: Client, target: Target, source_host: str = "", registry: Any
                 labelSelector=kube.format_selector(selector))
         if not results.get("slices"):
             later["endpoints"] = pool.submit(
-                lambda: ("Endpoints", [{"apiVersion": "v1", "kind": "Endpoints", **client.get(
+                lambda: ("Endpoints", conform([{"apiVersion": "v1", "kind": "Endpoints", **client.get(
                     f"/api/v1/namespaces/{qns}/endpoints/{quote(name, safe='')}",
-                    f"get endpoints in namespace {ns}")}]))
+                    f"get endpoints in namespace {ns}")}], "the API server's answer to get endpoints",
+                    lambda i: "")))
         for key, fut in later.items():
             try:
                 kind, objs = fut.result()
@@ -330,9 +355,9 @@ def _not_found(client: Client, target: Target) -> Exception:
                                                            "list namespaces")]
             except (Forbidden, Missing):
                 names = []
-            return NotFoundError(f"namespace {ns!r} not found" + close(ns, names))
+            return NotFoundError(f"namespace {ns!r} not found" + suggestion(ns, names))
         except Forbidden:
             pass
     here = [kube.name(s) for s in services]
-    hint = close(target.name, here) or (f"; Services there: {', '.join(sorted(here)[:10])}" if here else "")
+    hint = suggestion(target.name, here) or services_there(here)
     return NotFoundError(f"Service {target.name!r} not found in namespace {ns!r}{hint}")

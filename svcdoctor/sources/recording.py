@@ -7,6 +7,7 @@ Format (YAML; documented in docs/recordings.md)::
     metadata:
       target: {namespace: shop, name: web}
       recordedAt: "2026-11-24T10:00:00Z"   # ages in the report are measured from here
+      recordedAtGuess: "..."               # only when recordedAt was estimated (kubectl input)
       source: "kube-apiserver v1.36.3 (svcdoctor record)"
       description: "..."                   # optional, free text
       digest: "sha256:..."                 # of items; a truncated or edited file is refused
@@ -31,12 +32,14 @@ from typing import Any
 
 import yaml
 
-from .. import __version__, kube
+from .. import __version__, kube, shapes
 from ..errors import SourceError, UsageError
 from ..evidence import Evidence, Gap
+from ..probes import SHAPE as PROBE_SHAPE
 from ..redact import redact_object
 from ..target import Target
-from . import build_evidence, resolve_target
+from . import build_evidence, conform, resolve_target
+from .kubectl import capture_time
 
 API_VERSION = "svcdoctor/v1"
 KIND = "Recording"
@@ -47,38 +50,64 @@ def is_recording(doc: Any) -> bool:
         doc.get("apiVersion", "")).startswith("svcdoctor/")
 
 
+# The recording's own fields (items are checked object by object, by kind).
+SHAPE = {
+    "apiVersion": shapes.STR, "kind": shapes.STR,
+    "metadata": {"target": {"namespace": shapes.STR, "name": shapes.STR}, "recordedAt": shapes.TIME,
+                 "recordedAtGuess": shapes.STR, "recordedBy": shapes.STR, "source": shapes.STR,
+                 "description": shapes.STR, "digest": shapes.STR},
+    "collected": [shapes.STR], "absent": [shapes.STR],
+    "gaps": [{"what": shapes.STR, "reason": shapes.STR, "kind": shapes.STR}],
+    "probes": [PROBE_SHAPE], "probeNote": shapes.STR,
+    "expect": {"findings": [shapes.STR], "translation": shapes.STR},
+    "items": [shapes.ANY],
+}
+
+
 def evidence_from_recording(doc: dict[str, Any], where: str, name: str | None = None,
-                            namespace: str | None = None) -> Evidence:
+                            namespace: str | None = None, observed_at: datetime | None = None) -> Evidence:
     if doc.get("apiVersion") != API_VERSION:
         raise SourceError(f"{where}: recording version {doc.get('apiVersion')!r} is not supported "
                           f"(this svcdoctor {__version__} reads {API_VERSION})")
+    raw_items = doc.get("items")
     try:
-        meta = doc["metadata"]
-        tgt = Target(str(meta["target"]["namespace"]), str(meta["target"]["name"]))
-        items = doc["items"]
-        if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("kind") for i in items):
-            raise TypeError("items must be a list of Kubernetes objects")
-        recorded = kube.parse_time(str(meta.get("recordedAt", ""))) or datetime.now(timezone.utc)
-        gaps = [Gap(str(g["what"]), str(g["reason"]), str(g.get("kind", ""))) for g in doc.get("gaps") or []]
-        collected = {str(k) for k in doc.get("collected") or {i["kind"] for i in items}}
-        probes = list(doc.get("probes") or [])
-        probe_note = str(doc.get("probeNote") or "")
-        absent = {str(k) for k in doc.get("absent") or []}
-        want = meta.get("digest")
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise SourceError(f"{where}: corrupt recording ({exc.__class__.__name__}: {exc})") from exc
-    if want is not None and want != digest(items):
+        doc = shapes.conform(doc, SHAPE)
+    except shapes.ShapeError as exc:
+        raise SourceError(f"{where}: corrupt recording: {exc}") from None
+    meta = doc.get("metadata") or {}
+    target = meta.get("target") or {}
+    if not target.get("namespace") or not target.get("name") or "items" not in doc:
+        raise SourceError(f"{where}: corrupt recording: metadata.target (namespace, name) and items "
+                          "are required")
+    for i, probe in enumerate(doc.get("probes") or []):
+        if not {"kind", "purpose", "target"} <= set(probe):
+            raise SourceError(f"{where}: corrupt recording: probes[{i}] needs kind, purpose and target")
+    tgt = Target(target["namespace"], target["name"])
+    want = meta.get("digest")
+    if want is not None and want != digest(raw_items):
         raise SourceError(f"{where}: corrupt recording (its items do not match metadata.digest: "
                           "truncated or edited; delete the digest line to accept hand edits)")
+    items = conform(doc["items"], where)
     if name is not None and (name != tgt.name or (namespace or tgt.namespace) != tgt.namespace):
         raise UsageError(f"{where} is a recording of {tgt}, not "
                          f"{namespace or tgt.namespace}/{name}")
     resolve_target(items, tgt.name, tgt.namespace, where)  # the Service must be in it
-    evidence = build_evidence(items, tgt, collected=collected, observed_at=recorded,
+    recorded = kube.parse_time(meta.get("recordedAt"))
+    guess = meta.get("recordedAtGuess", "")
+    if observed_at is not None:
+        recorded, guess = observed_at, ""
+    elif recorded is None:
+        recorded, guess = capture_time(items)
+        guess = f"estimated from the newest timestamp in the recording ({guess})"
+    evidence = build_evidence(items, tgt, collected=set(doc.get("collected") or {i["kind"] for i in items}),
+                              observed_at=recorded,
                               source=f"recording {where} — {meta.get('source', 'origin unknown')}",
-                              gaps=gaps, probes=probes)
-    evidence.probe_note = probe_note
-    evidence.absent = absent
+                              gaps=[Gap(g.get("what", ""), g.get("reason", ""), g.get("kind", ""))
+                                    for g in doc.get("gaps") or []],
+                              probes=doc.get("probes") or [])
+    evidence.probe_note = doc.get("probeNote", "")
+    evidence.absent = set(doc.get("absent") or [])
+    evidence.observed_at_guess = guess
     return evidence
 
 
@@ -90,6 +119,8 @@ def recording_document(evidence: Evidence, *, source: str, description: str = ""
         "recordedBy": f"svcdoctor {__version__}",
         "source": source,
     }
+    if evidence.observed_at_guess:  # recorded from kubectl output: the time is an estimate
+        meta["recordedAtGuess"] = evidence.observed_at_guess
     if description:
         meta["description"] = description
     doc: dict[str, Any] = {"apiVersion": API_VERSION, "kind": KIND, "metadata": meta,
@@ -116,8 +147,11 @@ def _relevant(obj: dict[str, Any], evidence: Evidence) -> bool:
     return inv.get("kind") != "Pod" or inv.get("name") in pods
 
 
-def digest(items: list[Any]) -> str:
-    canonical = json.dumps(items, sort_keys=True, separators=(",", ":"), default=str)
+def digest(items: Any) -> str:
+    try:
+        canonical = json.dumps(items, sort_keys=True, separators=(",", ":"), default=str)
+    except (TypeError, ValueError, RecursionError):  # keys of mixed types, nesting: not ours
+        return "sha256:unreadable"
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
