@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-from importlib import resources
 import sys
+from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import NoReturn, Sequence, TextIO
 
-from . import __version__, demo, probes
+from . import __version__, demo, kube, probes
 from .diagnose import diagnose
 from .errors import ClusterError, SvcdoctorError, UsageError
 from .evidence import Evidence
@@ -62,6 +63,20 @@ def _probe_options(args: argparse.Namespace) -> probes.ProbeOptions:
                                max_nodes=args.max_nodes, address_type=args.node_address_type)
 
 
+def _timestamp(text: str) -> datetime:
+    when = kube.parse_time(text.strip())
+    if when is None:
+        raise argparse.ArgumentTypeError(f"invalid time {text!r} (RFC 3339, e.g. 2026-11-30T14:05:00Z)")
+    return when
+
+
+def _add_observed_at(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--observed-at", type=_timestamp, metavar="TIME",
+                   help="when the --from input was captured (RFC 3339, e.g. 2026-11-30T14:05:00Z); "
+                   "kubectl output does not say, so by default the newest timestamp in it is used "
+                   "and checks that depend on an age say what they could not verify")
+
+
 def _add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", choices=sorted(RENDERERS), default="text",
                    help="report format (default: text)")
@@ -96,6 +111,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     d.add_argument("--from", dest="source", metavar="PATH",
                    help="read a svcdoctor recording, `kubectl get -o yaml|json` output, or a "
                    "`kubectl cluster-info dump --output-directory` folder instead of a cluster")
+    _add_observed_at(d)
     _add_probe(d)
     _add_output(d)
 
@@ -110,6 +126,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     r.add_argument("target", help="svc/NAME")
     _add_cluster(r)
     r.add_argument("--from", dest="source", metavar="PATH", help="record from offline input")
+    _add_observed_at(r)
     r.add_argument("-o", "--output", required=True, metavar="FILE", help="recording to write")
     r.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     r.add_argument("--description", default="", help="what this recording shows")
@@ -186,7 +203,9 @@ def _evidence(args: argparse.Namespace, name: str | None, namespace: str | None)
     if args.source:
         from .sources.open import evidence_from_path
 
-        return evidence_from_path(args.source, name, namespace)
+        return evidence_from_path(args.source, name, namespace, args.observed_at)
+    if args.observed_at is not None:
+        raise UsageError("--observed-at applies to --from input only (a live cluster is observed now)")
     if not _cluster_configured(args):
         raise ClusterError("no cluster configured: no kubeconfig (KUBECONFIG, ~/.kube/config) and "
                            "not running in a pod; use --kubeconfig, or --from FILE for offline input")
@@ -200,12 +219,11 @@ def _evidence(args: argparse.Namespace, name: str | None, namespace: str | None)
 
 
 def _record(args: argparse.Namespace) -> int:
-    from .sources.recording import dump, recording_document, write_atomic
+    from .sources.recording import check_writable, dump, recording_document, write_atomic
 
     namespace = check_namespace(args.namespace) if args.namespace else None
     path = Path(args.output)
-    if path.exists() and not args.force:  # before any API call: nothing is lost
-        raise UsageError(f"{path} exists; use --force to overwrite it")
+    check_writable(path, args.force)  # before any API call: nothing is lost
     evidence = _evidence(args, parse_service_ref(args.target), namespace)
     doc = recording_document(evidence, source=evidence.source, description=args.description)
     write_atomic(path, dump(doc), force=args.force)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-import yaml
+from .sources.kubectl import yaml_documents
 
 DEFAULT = "selector-typo"
 
@@ -17,5 +17,9 @@ def bundled() -> dict[str, Any]:
 
 
 def describe(entry: Any) -> str:
-    doc = yaml.safe_load(entry.read_text(encoding="utf-8"))
-    return str((doc.get("metadata") or {}).get("description", "")).strip().splitlines()[0]
+    """The recording's one-line description: the metadata block is at the top, so only the
+    text before ``items:`` is parsed (a crowded recording's objects take a while)."""
+    head = entry.read_text(encoding="utf-8").split("\nitems:", 1)[0]
+    doc = yaml_documents(head)[0]
+    text = str((doc.get("metadata") or {}).get("description", "")).strip()
+    return text.splitlines()[0] if text else ""

@@ -34,7 +34,7 @@ METADATA = {
     "labels": STRMAP, "annotations": STRMAP,
     "creationTimestamp": TIME, "deletionTimestamp": TIME, "deletionGracePeriodSeconds": INT,
     "ownerReferences": [{"apiVersion": STR, "kind": STR, "name": STR, "uid": STR, "controller": BOOL}],
-    "managedFields": [{"manager": STR, "operation": STR, "time": TIME}],
+    "managedFields": [{"manager": STR, "operation": STR, "time": TIME, "subresource": STR}],
 }
 COMMON = {"apiVersion": STR, "kind": STR, "metadata": METADATA,
           "status": {"conditions": CONDITIONS}}

@@ -348,8 +348,42 @@ def announcement(ev: Evidence) -> Iterator[Finding]:
             yield _finding(ev, table["node-selectors-exclude"], {**facts, "candidates": candidates},
                            refs + [r for r in adv_refs])
             return
-    if allocated is not None and (ev.observed_at - (kube.event_last_seen(allocated) or ev.observed_at)
-                                  ).total_seconds() >= ANNOUNCE_GRACE_S:
+    since, basis = _allocated_at(ev, allocated)
+    if since is None:
+        if not _lb_answered(ev):
+            yield _unverified(ev, ips[0], f"no {CONTROLLER} IPAllocated event and no status update time "
+                              "is left to date the allocation (events expire after an hour), and nothing "
+                              "probed the address")
+        return
+    age = (ev.observed_at - since).total_seconds()
+    if age >= ANNOUNCE_GRACE_S:
         yield _finding(ev, table["no-announcement-event"], facts,
                        refs + [Ref("field", kube.ref(svc), f"no nodeAssigned event from {SPEAKER} on {kube.ref(svc)}")],
                        severity=Severity.WARNING)
+    elif ev.observed_at_guess:
+        # The capture time is a lower bound: "only 10s after the allocation" may be hours.
+        yield _unverified(ev, ips[0], f"the input carries no capture time; its newest timestamp "
+                          f"({ev.observed_at_guess}) is only {int(max(age, 0))}s after {basis}, and speakers get "
+                          f"{ANNOUNCE_GRACE_S}s; give the capture time with --observed-at")
+
+
+def _allocated_at(ev: Evidence, allocated: dict | None) -> tuple[Any, str]:
+    """When MetalLB gave the Service its address, at the latest: the IPAllocated event, else
+    the last update of the Service's status (its managedFields, when the input kept them)."""
+    if allocated is not None and kube.event_last_seen(allocated) is not None:
+        return kube.event_last_seen(allocated), "the IPAllocated event"
+    updates = [kube.parse_time(m.get("time")) for m in kube.meta(ev.service).get("managedFields") or []
+               if m.get("subresource") == "status"]
+    updates = [t for t in updates if t is not None]
+    return (max(updates), "the Service's last status update") if updates else (None, "")
+
+
+def _lb_answered(ev: Evidence) -> bool:
+    return any(p.purpose == "lb" and p.outcome == "open" for p in ev.probe_results)
+
+
+def _unverified(ev: Evidence, ip: str, reason: str) -> Finding:
+    return Finding("could-not-verify", Severity.INFO, f"announcement of {ip}",
+                   facts={"what": f"whether a MetalLB speaker announces {ip} for Service {ev.target}",
+                          "reason": reason},
+                   evidence=[Ref("gap", kube.ref(ev.service), reason)])

@@ -193,8 +193,11 @@ def connect(context: str | None = None, kubeconfig: str | None = None,
     from kubernetes import config as k8s_config
     from kubernetes.config.config_exception import ConfigException
 
+    from . import kubeconfig as kubeconfig_files
+
     try:
         if kubeconfig or context or os.environ.get("KUBECONFIG") or not os.environ.get("KUBERNETES_SERVICE_HOST"):
+            kubeconfig_files.check(kubeconfig, context)
             cfg = k8s_client.Configuration()
             k8s_config.load_kube_config(config_file=kubeconfig, context=context,
                                         client_configuration=cfg, persist_config=False)
@@ -208,7 +211,9 @@ def connect(context: str | None = None, kubeconfig: str | None = None,
             k8s_config.load_incluster_config(client_configuration=cfg)
             with open(SA_NAMESPACE_FILE, encoding="utf-8") as fh:
                 namespace = fh.read().strip() or "default"
-    except (ConfigException, OSError, ValueError, TypeError) as exc:
+    except (ConfigException, OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        # What the client raises for a kubeconfig that passed our own reading (a missing
+        # certificate file, an exec plugin that fails...): its words, on one line.
         where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         raise ClusterError(f"cannot load the cluster configuration from {where}: {_short(str(exc))}") from exc
     cfg.retries = 0  # connection errors fail fast; our own loop retries 429/5xx

@@ -157,17 +157,36 @@ def digest(items: Any) -> str:
 
 def write_atomic(path: Path, text: str, force: bool = False) -> None:
     """Write via a temp file in the same directory and rename: never half a file."""
-    if path.exists() and not force:
-        raise UsageError(f"{path} exists; use --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    check_writable(path, force)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_writable(path: Path, force: bool = False) -> None:
+    """Refuse an output path that cannot be written, before any work is done: an existing
+    file (without force), a folder, a missing or read-only parent folder (never created:
+    a typo in it should not leave a new folder behind)."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory; name the recording file to write")
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; use --force to overwrite it")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {path}: the directory {parent} is not writable")
 
 
 def dump(doc: dict[str, Any]) -> str:
