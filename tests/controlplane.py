@@ -482,9 +482,11 @@ def _stage(name: str, kind: str, exprs: list[dict[str, Any]], template: str) -> 
     }
 
 
-def build_stages(stage_dir: Path) -> list[dict[str, Any]]:
+def build_stages(stage_dir: Path, node_status_seconds: int | None = None) -> list[dict[str, Any]]:
     """kwok stages: upstream node-fast, heartbeat-with-lease and pod-fast, narrowed so each
-    object matches at most one stage (kwok picks randomly among matches), plus ours."""
+    object matches at most one stage (kwok picks randomly among matches), plus ours.
+    ``node_status_seconds``: how often each node posts its status (lastHeartbeatTime);
+    None keeps upstream's 10–20 minutes."""
 
     def upstream(rel: str) -> dict[str, Any]:
         return yaml.safe_load((stage_dir / rel).read_text())
@@ -498,7 +500,8 @@ def build_stages(stage_dir: Path) -> list[dict[str, Any]]:
     return [
         # Nodes: initialize/heartbeat skip nodes we want NotReady, our stage handles those.
         narrow(upstream("node/fast/node-initialize.yaml"), not_false(NODE_READY_LABEL)),
-        narrow(upstream("node/heartbeat-with-lease/node-heartbeat-with-lease.yaml"), not_false(NODE_READY_LABEL)),
+        _every(narrow(upstream("node/heartbeat-with-lease/node-heartbeat-with-lease.yaml"),
+                      not_false(NODE_READY_LABEL)), node_status_seconds),
         _stage(
             "svcdoctor-node-not-ready",
             "Node",
@@ -587,6 +590,13 @@ def _stop_leftovers() -> None:
 # --------------------------------------------------------------------------- control plane
 
 
+def _every(stage: dict[str, Any], seconds: int | None) -> dict[str, Any]:
+    if seconds is not None:
+        stage["spec"]["delay"] = {"durationMilliseconds": seconds * 1000,
+                                  "jitterDurationMilliseconds": seconds * 1000 + 500}
+    return stage
+
+
 class ControlPlane:
     """etcd + kube-apiserver + kube-controller-manager + kube-scheduler + kwok on 127.0.0.1.
 
@@ -604,13 +614,16 @@ class ControlPlane:
         *,
         node_lease_seconds: int = 20,
         node_monitor_grace_period: int = 30,
+        node_status_seconds: int | None = None,
         startup_timeout: float = 120.0,
         keep: bool | None = None,
         extra_args: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         """``node_lease_seconds``: kwok lease duration (renewed every quarter of it);
         ``node_monitor_grace_period``: seconds without a renewal before KCM calls a node
-        Unknown; ``keep``: leave the temp dir (default: ``$SVCDOCTOR_KEEP_CP=1``);
+        Unknown; ``node_status_seconds``: how often nodes post their status (default: as a
+        kubelet with a lease, every 10–20 min; 10 is a kubelet's nodeStatusUpdateFrequency);
+        ``keep``: leave the temp dir (default: ``$SVCDOCTOR_KEEP_CP=1``);
         ``extra_args``: more flags per component name, e.g. ``{"kube-apiserver": [...]}``."""
         if node_monitor_grace_period < node_lease_seconds / 4 * 3:
             # kwok renews every lease/4 s; fewer than 3 chances per grace period invites
@@ -619,6 +632,7 @@ class ControlPlane:
         self.binaries = bin_dir or default_bin_dir()
         self.node_lease_seconds = node_lease_seconds
         self.node_monitor_grace_period = node_monitor_grace_period
+        self.node_status_seconds = node_status_seconds
         self.startup_timeout = startup_timeout
         self.keep = os.environ.get(KEEP_ENV, "") not in ("", "0") if keep is None else keep
         self.extra_args = {k: list(v) for k, v in (extra_args or {}).items()}
@@ -670,7 +684,7 @@ class ControlPlane:
             raise ControlPlaneError("already started")
         t0 = time.monotonic()
         self.ensure_binaries()
-        stages = build_stages(_stage_dir(self.binaries))
+        stages = build_stages(_stage_dir(self.binaries), self.node_status_seconds)
         for attempt in range(3):
             self.workdir = Path(tempfile.mkdtemp(prefix="svcdoctor-cp-"))
             self._owns_workdir = True
