@@ -57,11 +57,12 @@ def fill(template: str, facts: dict[str, Any]) -> str | None:
 
 
 def cause_facts(entry: dict[str, Any], facts: dict[str, Any]) -> dict[str, str]:
-    """Facts from one entry of a plugin's cause table (``title``, ``cause``, ``fix`` steps),
-    filled with ``facts``: ``cause_title``, ``cause``, and per step ``fixN_text``,
-    ``fixN_command`` and ``fixN_text_only`` (a step without a command), for playbooks."""
+    """Facts from one entry of a plugin's cause table (``title``, ``cause``, ``fix`` steps,
+    ``link``), filled with ``facts``: ``cause_title``, ``cause``, ``cause_link``, and per step
+    ``fixN_text``, ``fixN_command`` and ``fixN_text_only`` (a step without a command)."""
     cause = " ".join(entry["cause"].split())
-    out = {"cause_title": fill(entry["title"], facts) or entry["title"], "cause": fill(cause, facts) or cause}
+    out = {"cause_title": fill(entry["title"], facts) or entry["title"], "cause": fill(cause, facts) or cause,
+           "cause_link": entry.get("link", "")}
     for i, step in enumerate(entry.get("fix") or [], 1):
         cmd = fill(step["command"], facts) if step.get("command") else ""
         out[f"fix{i}_text"] = fill(step["text"], facts) or ""
@@ -78,6 +79,8 @@ def placeholders(playbook: dict[str, Any]) -> set[str]:
     texts += [str(p.get("when", "")) and "{" + str(p["when"]) + "}"
               for key in ("explanation", "why") for p in _entries(playbook.get(key)) if isinstance(p, dict)]
     texts += ["{" + str(step["when"]) + "}" for step in playbook.get("fix") or [] if step.get("when")]
+    for link in playbook.get("links") or []:
+        texts += [link["url"], "{" + str(link["when"]) + "}"] if isinstance(link, dict) else [link]
     return {m for t in texts for m in PLACEHOLDER.findall(t)}
 
 
@@ -123,7 +126,11 @@ class Playbooks:
             if not path.is_dir():
                 raise UsageError(f"--playbooks {override_dir}: not a directory")
             for file in sorted(path.glob("*.y*ml")):
-                book = _parse(file.read_text(encoding="utf-8"), str(file))
+                try:
+                    text = file.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as exc:
+                    raise UsageError(f"playbook {file}: cannot read it ({exc.__class__.__name__})") from None
+                book = _parse(text, str(file))
                 books[book["id"]] = {**books.get(book["id"], {}), **book}
         return cls(books)
 
@@ -149,20 +156,52 @@ class Playbooks:
                 continue
             steps.append(FixStep(text.strip(), command.strip()))
         finding.fix = steps
-        finding.links = list(book.get("links") or [])
+        finding.links = [url for url in (_link(entry, facts) for entry in book.get("links") or []) if url]
+
+
+def _link(entry: Any, facts: dict[str, Any]) -> str | None:
+    """A link belongs to what the finding is about: ``{when: metallb, url: …}`` only for
+    MetalLB, ``"{cause_link}"`` only when the cause table names one."""
+    if isinstance(entry, dict):
+        return fill(entry["url"], facts) if _given(facts, entry.get("when")) else None
+    return fill(entry, facts)
 
 
 def _parse(text: str, where: str) -> dict[str, Any]:
+    """One playbook, checked: every key's type, every entry's, so that a wrong one is a
+    line naming the key rather than an error while a report is worded."""
     try:
         book = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
         raise UsageError(f"playbook {where}: not valid YAML ({exc.__class__.__name__})") from exc
     if not isinstance(book, dict) or not isinstance(book.get("id"), str):
         raise UsageError(f"playbook {where}: expected a mapping with an 'id'")
     unknown = set(book) - KEYS
     if unknown:
-        raise UsageError(f"playbook {where}: unknown keys {sorted(unknown)} (allowed: {sorted(KEYS)})")
-    for step in book.get("fix") or []:
-        if not isinstance(step, dict) or "text" not in step:
-            raise UsageError(f"playbook {where}: each fix step needs a 'text'")
+        raise UsageError(f"playbook {where}: unknown keys {sorted(unknown, key=str)} (allowed: {sorted(KEYS)})")
+    if "title" in book and not isinstance(book["title"], str):
+        raise UsageError(f"playbook {where}: title must be text")
+    for key in ("explanation", "why"):
+        for entry in _entries(book.get(key)):
+            _check_entry(entry, where, key, "text")
+    for key, field in (("fix", "text"), ("links", "url")):
+        value = book.get(key)
+        if value is not None and not isinstance(value, list):
+            raise UsageError(f"playbook {where}: {key} must be a list")
+        for entry in value or []:
+            _check_entry(entry, where, key, field, plain_ok=key == "links")
+            if key == "fix" and not isinstance(entry.get("command", ""), str):
+                raise UsageError(f"playbook {where}: a fix step's command must be text")
     return book
+
+
+def _check_entry(entry: Any, where: str, key: str, field: str, plain_ok: bool = True) -> None:
+    if isinstance(entry, str) and plain_ok:
+        return
+    if not isinstance(entry, dict) or not isinstance(entry.get(field), str):
+        shape = f"text or {{{field}: …, when: fact}}" if plain_ok else f"{{{field}: …}}"
+        raise UsageError(f"playbook {where}: each entry of {key} must be {shape}")
+    allowed = {field, "when"} | ({"command"} if key == "fix" else set())
+    if set(entry) - allowed or not isinstance(entry.get("when", ""), str):
+        raise UsageError(f"playbook {where}: an entry of {key} has keys {sorted(entry, key=str)} "
+                         f"(allowed: {', '.join(sorted(allowed))}; when names a fact)")

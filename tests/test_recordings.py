@@ -137,3 +137,39 @@ def test_every_playbook_placeholder_is_a_fact_some_check_provides():
             provided |= set(f.facts)
     for book_id, book in Playbooks.load().books.items():
         assert placeholders(book) <= provided, (book_id, placeholders(book) - provided)
+
+
+# Whose documentation a link is, and how a finding shows it is about that implementation.
+VENDORS = {
+    "metallb.io": lambda f: f.facts.get("metallb") == "yes",
+    "cloud.google.com": lambda f: f.facts.get("provider") == "GCP",
+    "docs.aws.amazon.com": lambda f: f.facts.get("provider") == "AWS",
+    "aws-load-balancer-controller": lambda f: f.facts.get("provider") == "AWS"
+    or f.facts.get("lb_class") == "service.k8s.aws/nlb",
+    "learn.microsoft.com": lambda f: f.facts.get("provider") == "Azure",
+    "k3s.io": lambda f: f.id == "lb-host-port-conflict",
+}
+# lb-pending-no-controller names implementations one could install: none is in use yet.
+INSTALL_ADVICE = {"lb-pending-no-controller"}
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=[p.stem for p in RECORDINGS])
+def test_links_belong_to_the_implementation_in_question(path):
+    for f in replay(path).findings:
+        if f.id in INSTALL_ADVICE:
+            continue
+        for link in f.links:
+            for vendor, about in VENDORS.items():
+                if vendor in link:
+                    assert about(f), f"{path.stem}: {f.id} links {link} but is not about {vendor}"
+
+
+def test_gcp_and_metallb_static_ip_findings_link_their_own_docs():
+    """The same finding ID, two implementations: each report links only its own."""
+    (gcp,) = replay(ROOT / "svcdoctor" / "recordings" / "lb-failed-gcp-ip-not-reserved.yaml").findings
+    assert gcp.id == "lb-requested-ip-not-allowed"
+    assert any("cloud.google.com" in link for link in gcp.links)
+    assert not any("metallb" in link for link in gcp.links + [s.command for s in gcp.fix])
+    (metallb,) = replay(ROOT / "svcdoctor" / "recordings" / "metallb-requested-ip-not-allowed.yaml").findings
+    assert any("metallb.io" in link for link in metallb.links)
+    assert not any("google" in link for link in metallb.links)

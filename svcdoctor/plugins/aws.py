@@ -9,13 +9,10 @@ and the one combination that leaves the Service to nobody. Words: ``aws_ownershi
 
 from __future__ import annotations
 
-from functools import lru_cache
-from importlib import resources
 from typing import Any, Iterator
 
-import yaml
 
-from svcdoctor import hookimpl, kube
+from svcdoctor import hookimpl, kube, tables
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
 from svcdoctor.loadbalancers import AWS_LBC_CLASS, requested_class
@@ -29,10 +26,8 @@ CLB_ONLY = tuple(P + a for a in ("connection-draining-enabled", "connection-drai
                                  "connection-idle-timeout"))
 
 
-@lru_cache(maxsize=1)
 def entries() -> dict[str, dict[str, Any]]:
-    table = yaml.safe_load((resources.files("svcdoctor.plugins") / "aws_ownership.yaml").read_text("utf-8"))
-    return {e["id"]: e for e in table}
+    return {e["id"]: e for e in tables.bundled("svcdoctor.plugins", "aws_ownership.yaml")}
 
 
 @hookimpl

@@ -16,6 +16,11 @@ from svcdoctor.loadbalancers import requested_class
 KNOWN_CLASSES = {"service.k8s.aws/nlb": "the AWS Load Balancer Controller",
                  "kube-vip.io/kube-vip-class": "kube-vip's cloud provider",
                  "io.cilium/bgp-control-plane": "Cilium", "io.cilium/l2-announcer": "Cilium"}
+# Each class's own documentation: a link only where the class is the one in question.
+CLASS_DOCS = {"service.k8s.aws/nlb": "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/service/nlb/",
+              "kube-vip.io/kube-vip-class": "https://kube-vip.io/docs/usage/cloud-provider/",
+              "io.cilium/bgp-control-plane": "https://docs.cilium.io/en/stable/network/lb-ipam/",
+              "io.cilium/l2-announcer": "https://docs.cilium.io/en/stable/network/l2-announcements/"}
 
 
 @hookimpl
@@ -80,7 +85,8 @@ def ownership(ev: Evidence) -> Iterator[Finding]:
         asked = (Ref.field(ev.service, "spec.loadBalancerClass", lb_class) if by_field else
                  Ref("field", kube.ref(ev.service), f"{kube.ref(ev.service)} is handed to {lb_class} by {how}"))
         yield Finding("lb-class-unclaimed", Severity.CRITICAL, subject,
-                      facts={**base, "lb_class": lb_class, "expected": KNOWN_CLASSES.get(lb_class, ""), "how": how,
+                      facts={**base, "lb_class": lb_class, "expected": KNOWN_CLASSES.get(lb_class, ""),
+                             "class_docs": CLASS_DOCS.get(lb_class, ""), "how": how,
                              "by_field": "yes" if by_field else "", "by_annotation": "" if by_field else "yes"},
                       evidence=[asked, status_ref] + looked)
     else:

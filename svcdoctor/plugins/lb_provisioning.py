@@ -10,14 +10,10 @@ guesses: without such an event it says nothing.
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-from importlib import resources
 from typing import Any, Iterator
 
-import yaml
 
-from svcdoctor import hookimpl, kube
+from svcdoctor import hookimpl, kube, tables
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
 from svcdoctor.wording import cause_facts
@@ -32,25 +28,12 @@ CONTROLLERS = {"service-controller": "cloud provider's service controller",
 SUCCESSES = {"EnsuredLoadBalancer", "SuccessfullyReconciled", "UpdatedLoadBalancer"}
 
 
-@lru_cache(maxsize=1)
-def translations() -> list[dict[str, Any]]:
-    table = yaml.safe_load((resources.files("svcdoctor.plugins") / "lb_errors.yaml").read_text("utf-8"))
-    for entry in table:
-        entry["regex"] = re.compile(entry["match"])
-    return table
+def translations() -> tuple[dict[str, Any], ...]:
+    return tables.bundled("svcdoctor.plugins", "lb_errors.yaml")
 
 
 def translate(message: str) -> tuple[dict[str, Any] | None, dict[str, str]]:
-    for entry in translations():
-        m = entry["regex"].search(message)
-        if m:
-            groups = {k: v for k, v in m.groupdict().items() if v}
-            # alternatives may name the same thing twice (ip1/ip): keep the plain name
-            for k in list(groups):
-                if k[-1].isdigit() and k[:-1] not in groups:
-                    groups[k[:-1]] = groups.pop(k)
-            return entry, groups
-    return None, {}
+    return tables.search(translations(), message)
 
 
 @hookimpl

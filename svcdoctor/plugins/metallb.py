@@ -12,14 +12,10 @@ read from the objects themselves.
 from __future__ import annotations
 
 import ipaddress
-import re
-from functools import lru_cache
-from importlib import resources
 from typing import Any, Iterator
 
-import yaml
 
-from svcdoctor import hookimpl, kube
+from svcdoctor import hookimpl, kube, tables
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
 from svcdoctor.loadbalancers import EXCLUDE_LABEL
@@ -40,24 +36,12 @@ REQUESTED_IPS = ("metallb.io/loadBalancerIPs", "metallb.universe.tf/loadBalancer
 ANNOUNCE_GRACE_S = 60
 
 
-@lru_cache(maxsize=1)
 def causes() -> dict[str, dict[str, Any]]:
-    table = yaml.safe_load((resources.files("svcdoctor.plugins") / "metallb_causes.yaml").read_text("utf-8"))
-    for entry in table:
-        entry["regex"] = re.compile(entry["match"]) if entry.get("match") else None
-    return {entry["id"]: entry for entry in table}
+    return {entry["id"]: entry for entry in tables.bundled("svcdoctor.plugins", "metallb_causes.yaml")}
 
 
 def translate(message: str) -> tuple[dict[str, Any] | None, dict[str, str]]:
-    for entry in causes().values():
-        m = entry["regex"].search(message) if entry["regex"] else None
-        if m:
-            groups: dict[str, str] = {}
-            for key, value in m.groupdict().items():
-                if value:  # alternatives name the same thing ip1/ip2: keep the plain name
-                    groups[key.rstrip("0123456789")] = value
-            return entry, groups
-    return None, {}
+    return tables.search(causes().values(), message)
 
 
 # --- reading the Service and MetalLB's objects -----------------------------------------
