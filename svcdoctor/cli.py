@@ -140,7 +140,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "svcdoctor") -> int:
     try:
         return _run(build_parser(prog), list(sys.argv[1:] if argv is None else argv), sys.stdout)
     except SvcdoctorError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        # One line, whatever a lower layer put into the message.
+        print(f"{prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
@@ -150,7 +151,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "svcdoctor") -> int:
     except Exception as exc:  # never a traceback for users; opt in for debugging
         if os.environ.get("SVCDOCTOR_DEBUG"):
             raise
-        print(f"{prog}: internal error: {type(exc).__name__}: {exc} "
+        print(f"{prog}: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
               "(set SVCDOCTOR_DEBUG=1 for the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
 

@@ -257,12 +257,10 @@ def health_detail(status: int, text: str) -> dict[str, Any]:
 
 async def _dns(p: Probe, timeout: float) -> None:
     """Resolve p.target (A and AAAA); for LB probes also connect to the first answer."""
-    import dns.asyncresolver
     import dns.exception
     import dns.resolver
 
-    resolver = dns.asyncresolver.Resolver()
-    resolver.lifetime = timeout
+    resolver = _resolver(timeout)
     answers: list[str] = []
     outcome = ""
     for rtype in ("A", "AAAA"):
@@ -284,6 +282,16 @@ async def _dns(p: Probe, timeout: float) -> None:
         outcome = "open"
     p.outcome = outcome or "no-answer"
     p.detail = {**p.detail, "answers": answers}
+
+
+def _resolver(timeout: float) -> Any:
+    """The system's resolver (resolv.conf), as a client on that machine would ask; the
+    tests point this at a DNS server of their own on loopback."""
+    import dns.asyncresolver
+
+    resolver = dns.asyncresolver.Resolver()
+    resolver.lifetime = timeout
+    return resolver
 
 
 def _bracket(host: str) -> str:

@@ -17,7 +17,7 @@ import yaml
 from .. import shapes
 from ..errors import ClusterError, UsageError
 from ..similar import suggestion
-from .kubectl import yaml_documents
+from .kubectl import NoAliasLoader
 
 MAX_BYTES = 16 * 1024 * 1024
 _NAMED = {"name": shapes.STR}
@@ -72,8 +72,9 @@ def _load(path: Path, flag: bool) -> dict[str, Any]:
     except OSError as exc:
         raise ClusterError(f"{where}: cannot read it: {exc.strerror or exc}") from None
     try:
-        docs = [d for d in yaml_documents(text) if d is not None]
-        doc = docs[0] if len(docs) == 1 else docs or None
+        # The pure-Python loader, as the client's own yaml.safe_load: libyaml accepts a few
+        # texts it rejects.
+        doc = yaml.load(text, Loader=NoAliasLoader)
     except (yaml.YAMLError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ClusterError(f"{where}: not valid YAML{f' at line {mark.line + 1}' if mark else ''}; "

@@ -69,9 +69,13 @@ def load_documents(path: Path) -> list[Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise SourceError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from exc
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc).splitlines()[0]
+        raise SourceError(f"{path}: not valid YAML{where}: {problem}") from exc
     except RecursionError:
         raise SourceError(f"{path}: nested too deeply to be Kubernetes objects") from None
+
+
+_OPENING = re.compile(r"[\[{]")
 
 
 def _json_stream(text: str, path: Path) -> Iterator[Any]:
@@ -79,9 +83,10 @@ def _json_stream(text: str, path: Path) -> Iterator[Any]:
     decoder = json.JSONDecoder()
     pos, found = 0, 0
     while pos < len(text):
-        start = min((i for i in (text.find("{", pos), text.find("[", pos)) if i >= 0), default=-1)
-        if start < 0:
+        m = _OPENING.search(text, pos)  # one scan, however many log lines hold no bracket
+        if m is None:
             break
+        start = m.start()
         if found == 0 and text[pos:start].strip():
             raise SourceError(f"{path}: not valid JSON")
         try:
@@ -91,9 +96,11 @@ def _json_stream(text: str, path: Path) -> Iterator[Any]:
                 raise SourceError(f"{path}: not valid JSON at line {exc.lineno}: {exc.msg}") from exc
             pos = text.find("\n", start) + 1 or len(text)  # a log line that starts with '{'
             continue
+        pos = end
+        if found and not (isinstance(doc, dict) and "kind" in doc):
+            continue  # a structured log line between the lists ({"level": "info", ...})
         found += 1
         yield doc
-        pos = end
 
 
 def flatten(doc: Any, where: str, at: str = "") -> Iterator[Obj]:

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from .. import kube
-from ..errors import ClusterError, NotFoundError
+from ..errors import ClusterError, NotFoundError, SvcdoctorError
 from ..evidence import Evidence, Gap
 from ..kube import Obj
 from ..target import Target
@@ -191,7 +191,6 @@ def connect(context: str | None = None, kubeconfig: str | None = None,
     """A client and the default namespace, from kubeconfig or the in-cluster service account."""
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
-    from kubernetes.config.config_exception import ConfigException
 
     from . import kubeconfig as kubeconfig_files
 
@@ -211,7 +210,9 @@ def connect(context: str | None = None, kubeconfig: str | None = None,
             k8s_config.load_incluster_config(client_configuration=cfg)
             with open(SA_NAMESPACE_FILE, encoding="utf-8") as fh:
                 namespace = fh.read().strip() or "default"
-    except (ConfigException, OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
+    except SvcdoctorError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the client's config loader raises anything
         # What the client raises for a kubeconfig that passed our own reading (a missing
         # certificate file, an exec plugin that fails...): its words, on one line.
         where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
