@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Iterator
 
 from svcdoctor import hookimpl, kube, similar
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
 from svcdoctor.kube import Obj
+from svcdoctor.plugins.near_misses import by_workload, choose, near_misses, selector_patch, selects, short
 
 CRIT, WARN = Severity.CRITICAL, Severity.WARNING
 
@@ -49,8 +48,8 @@ def selector(ev: Evidence) -> Iterator[Finding]:
     live = [p for p in ev.namespace_pods if not kube.pod_finished(p)]
     failing = [f"{k}={v}" for k, v in sorted(sel.items())
                if not any(kube.labels(p).get(k) == v for p in live)]
-    near = _near_misses(sel, live, ev.target.name)
-    choice = _choose(sel, near, ev.namespace_pods, ev.target.name, elsewhere=bool(elsewhere))
+    near = near_misses(sel, live, ev.target.name)
+    choice = choose(sel, near, ev.namespace_pods, ev.target.name, elsewhere=bool(elsewhere))
     # the close ones; failing those, the ones that at least share a pair (tier=web)
     listed = [n for n in near if n.score >= similar.WEAK][:5] or [n for n in near if n.matched][:3]
     yield Finding(
@@ -70,199 +69,6 @@ def _pod_list(pods: list[Obj], limit: int = 5) -> str:
     return ", ".join(names) + more
 
 
-def _short(workload: str) -> str:
-    """``Deployment web`` → ``web``: the name to compare with the Service's."""
-    return workload.split(" ", 1)[-1]
-
-
-def _by_workload(pods: list[Obj]) -> dict[str, list[Obj]]:
-    groups: dict[str, list[Obj]] = {}
-    for p in pods:
-        groups.setdefault(kube.workload(p), []).append(p)
-    return groups
-
-
-# How much one selector pair counts when the pods carry its value under another key
-# (app → app.kubernetes.io/name), or do not carry the key at all (the fix drops the pair).
-_OTHER_KEY, _NO_KEY = 0.9, 0.75
-
-
-@dataclass
-class _Near:
-    """A workload whose pods almost match the selector."""
-
-    workload: str
-    ref: str
-    text: str
-    score: float                        # product of its pairs' closeness (a matching pair: 1)
-    matched: int                        # selector pairs its pods satisfy
-    proposal: dict[str, str] | None     # the selector that would select its pods
-    extends: str                        # the selector value its pods' value adds tokens to
-                                        # ("payments" for payments-ui), else ""
-    named: float                        # closeness of its name to the Service's
-
-    def describe(self) -> str:
-        return f"{self.workload} ({kube.format_selector(self.proposal or {})})"
-
-
-def _pair(key: str, want: str, sel: dict[str, str], lbl: dict[str, str]) -> tuple[float, str, dict, str]:
-    """How close a pod's labels come to one differing selector pair: (closeness, what the
-    pod has, the pair that would match it ({} = drop the pair), ``want`` if the pod's
-    value only adds tokens to it, else "")."""
-    if key in lbl:
-        have = lbl[key]
-        return (similar.closeness(want, have), f"has {key}={have} instead of {key}={want}",
-                {key: have}, want if similar.extends(want, have) else "")
-    keys = sorted((k for k, v in lbl.items() if v == want and k not in sel),
-                  key=lambda k: (-similar.closeness(key, k), k))
-    if keys:
-        return _OTHER_KEY, f"has {keys[0]}={want} instead of {key}={want}", {keys[0]: want}, ""
-    return _NO_KEY, f"has no {key} label", {}, ""
-
-
-def _near_miss(sel: dict[str, str], workload: str, members: list[Obj], svc_name: str) -> _Near | None:
-    lbl = kube.labels(members[0])
-    matched = [k for k, v in sel.items() if lbl.get(k) == v]
-    diffs = [(k, *_pair(k, v, sel, lbl)) for k, v in sorted(sel.items()) if lbl.get(k) != v]
-    if not matched and not any(d[3] for d in diffs):
-        return None  # nothing in common: not a near miss
-    score = 1.0
-    for d in diffs:
-        score *= d[1]
-    proposal = {k: v for k, v in sel.items() if lbl.get(k) == v}
-    for d in diffs:
-        proposal.update(d[3])
-    count = f" ({len(members)} pods)" if len(members) > 1 else ""
-    return _Near(
-        workload=workload, ref=kube.ref(members[0]),
-        text=f"{workload}{count}: pod {kube.name(members[0])} " + "; ".join(d[2] for d in diffs),
-        score=round(score, 3), matched=len(matched),
-        proposal=proposal if proposal and kube.selector_matches(proposal, lbl) else None,
-        extends=next((d[4] for d in diffs if d[4]), ""), named=similar.closeness(svc_name, _short(workload)))
-
-
-def _near_misses(sel: dict[str, str], live: list[Obj], svc_name: str) -> list[_Near]:
-    """Workloads whose pods come closest to the selector, closest first.
-
-    Pods are grouped by workload so ten replicas read as one near miss. Closeness of the
-    differing values ranks first, then how many pairs match; among those about equally
-    close (within similar.MARGIN of the best), the one the Service's name points at."""
-    near = [n for wl, members in _by_workload(live).items()
-            if (n := _near_miss(sel, wl, members, svc_name)) is not None]
-    near.sort(key=lambda n: (-n.score, -n.matched, -n.named, n.workload))
-    if not near:
-        return near
-    tied = [n for n in near if near[0].score - n.score < similar.MARGIN]
-    tied.sort(key=lambda n: (-n.named, -n.score, -n.matched, n.workload))
-    return tied + near[len(tied):]
-
-
-@dataclass
-class _Choice:
-    """What to tell the user to change the selector to: one workload's labels, or nothing
-    and why (a wrong fix command sends traffic to another application)."""
-
-    winner: _Near | None = None
-    tied: list[_Near] = field(default_factory=list)
-    name_suggests: str = ""          # the workload the Service's name points at, if one
-    conflict: _Near | None = None    # value and name point at different workloads
-    named: _Near | None = None       # ... the near miss the name points at, if it is one
-    component: _Near | None = None   # the value only matches a longer, more specific name
-    weak: bool = False               # the best near miss is not close enough to suggest
-    also_selects: list[str] = field(default_factory=list)
-    rejected: dict[str, str] | None = None
-    elsewhere: bool = False
-
-    def compared(self) -> list[_Near]:
-        """The workloads a user should compare before choosing: the tied ones, or the one
-        the value points at and the one the name points at."""
-        if len(self.tied) > 1:
-            return self.tied
-        return [self.conflict, self.named] if self.conflict and self.named else []
-
-    def facts(self, sel: dict[str, str]) -> dict[str, Any]:
-        ok = self.winner is not None and self.winner.proposal is not None
-        tied = len(self.tied) > 1
-        return {
-            "suggested_selector": kube.format_selector(self.winner.proposal) if ok else "",
-            "suggested_patch": _selector_patch(sel, self.winner.proposal) if ok else "",
-            # the labels are exactly right elsewhere: fixing them here is not the advice
-            "no_patch": "" if ok or self.elsewhere else "yes",
-            "candidates": [n.describe() for n in self.tied] if tied else [],
-            "candidate_selector": _set_selector([n.proposal for n in self.compared()]),
-            "name_suggests": (self.name_suggests if tied and self.name_suggests
-                              in [n.workload for n in self.tied] else ""),
-            "value_suggests": self.conflict.workload if self.conflict else "",
-            "name_points_at": self.name_suggests if self.conflict else "",
-            "component_workload": self.component.workload if self.component else "",
-            "component_selector": (kube.format_selector(self.component.proposal or {})
-                                   if self.component else ""),
-            "weak_match": "yes" if self.weak else "",
-            "rejected_selector": kube.format_selector(self.rejected) if self.rejected else "",
-            "also_selects": self.also_selects,
-            "selected_elsewhere": "yes" if self.elsewhere else "",
-        }
-
-
-def _choose(sel: dict[str, str], near: list[_Near], pods: list[Obj], svc_name: str,
-            elsewhere: bool) -> _Choice:
-    """The near miss whose labels may become the selector, only when nothing speaks
-    against it: it is clearly the closest, strong enough, the Service's name does not
-    point elsewhere, and its labels select exactly its own pods among all pods here."""
-    live = [p for p in pods if not kube.pod_finished(p)]
-    by_name = similar.clear_winner(similar.rank(svc_name, _by_workload(live), key=_short))
-    choice = _Choice(name_suggests=by_name or "", elsewhere=elsewhere)
-    if not near or elsewhere:
-        return choice  # pods elsewhere carry exactly these labels: the selector is right
-    best = near[0]
-    if best.score < similar.STRONG:
-        choice.weak = True
-        return choice
-    choice.tied = [n for n in near if best.score - n.score < similar.MARGIN]
-    if len(choice.tied) > 1:
-        return choice
-    if by_name and by_name != best.workload:
-        choice.conflict = best
-        choice.named = next((n for n in near if n.workload == by_name), None)
-        return choice
-    if best.extends and not (best.named >= similar.STRONG
-                             and best.named > similar.closeness(svc_name, best.extends)):
-        # payments → payments-ui: another component, unless the Service's name says so.
-        choice.component = best
-        return choice
-    if best.proposal is None:
-        return choice
-    others = _selects(best.proposal, pods) - {best.workload}
-    if others:
-        choice.rejected, choice.also_selects = best.proposal, sorted(others)
-        return choice
-    choice.winner = best
-    return choice
-
-
-def _selects(sel: dict[str, str], pods: list[Obj]) -> set[str]:
-    """Workloads with at least one pod (finished ones too) that ``sel`` selects."""
-    return {kube.workload(p) for p in pods if kube.selector_matches(sel, kube.labels(p))}
-
-
-def _set_selector(proposals: list[dict[str, str] | None]) -> str:
-    """One label query for every candidate: ``app in (web-frontend,web-backend)``."""
-    if not proposals or any(p is None for p in proposals):
-        return ""
-    keys = [k for k in proposals[0] or {} if all(k in (p or {}) for p in proposals)]
-    parts = []
-    for k in sorted(keys):
-        values = list(dict.fromkeys((p or {})[k] for p in proposals))
-        parts.append(f"{k}={values[0]}" if len(values) == 1 else f"{k} in ({','.join(values)})")
-    return ",".join(parts)
-
-
-def _selector_patch(old: dict[str, str], new: dict[str, str]) -> str:
-    # A merge patch only adds/changes keys; removed keys must be set to null.
-    patch = {k: new.get(k) for k in sorted(set(old) | set(new))}
-    return json.dumps({"spec": {"selector": patch}}, separators=(",", ":"))
-
-
 def _other_namespace(ev: Evidence, facts: dict, refs: list[Ref], elsewhere: list[Obj]) -> Finding:
     """Pods with exactly these labels run elsewhere. With several namespaces, the one to
     move the Service to is the one whose workload the Service's name clearly points at."""
@@ -272,16 +78,16 @@ def _other_namespace(ev: Evidence, facts: dict, refs: list[Ref], elsewhere: list
     single = len(by_ns) == 1
     home = next(iter(by_ns)) if single else _home(ev.target.name, by_ns)
     shown = by_ns.get(home) or elsewhere
-    places = [f"{ns} ({', '.join(sorted(_by_workload(ps)))}; {len(ps)} pod{'s' if len(ps) > 1 else ''})"
+    places = [f"{ns} ({', '.join(sorted(by_workload(ps)))}; {len(ps)} pod{'s' if len(ps) > 1 else ''})"
               for ns, ps in sorted(by_ns.items())]
     return Finding(
         "selector-pods-in-other-namespace", CRIT, _svc_ref(ev),
         facts={**facts, "pod_namespace": home, "other_namespaces": sorted(by_ns),
                "found_in": f"namespace {home}" if single else f"namespaces {', '.join(sorted(by_ns))}",
                "pods": _pod_list(shown) if single else "",
-               "workloads": sorted(_by_workload(shown)) if single else [],
+               "workloads": sorted(by_workload(shown)) if single else [],
                "several_namespaces": [] if single else places,
-               "home_workloads": sorted(_by_workload(shown)) if home and not single else [],
+               "home_workloads": sorted(by_workload(shown)) if home and not single else [],
                "home_unclear": "yes" if not home else ""},
         evidence=refs + [Ref("field", kube.ref(p), f"{kube.ref(p)} has labels "
                              f"{kube.format_selector(kube.labels(p))}") for p in shown[:3]],
@@ -290,8 +96,8 @@ def _other_namespace(ev: Evidence, facts: dict, refs: list[Ref], elsewhere: list
 
 def _home(svc_name: str, by_ns: dict[str, list[Obj]]) -> str:
     """The namespace holding the workload the Service's name clearly points at, or ""."""
-    workloads = [(ns, wl) for ns, ps in by_ns.items() for wl in _by_workload(ps)]
-    best = similar.clear_winner(similar.rank(svc_name, workloads, key=lambda w: _short(w[1])))
+    workloads = [(ns, wl) for ns, ps in by_ns.items() for wl in by_workload(ps)]
+    best = similar.clear_winner(similar.rank(svc_name, workloads, key=lambda w: short(w[1])))
     return best[0] if best else ""
 
 
@@ -476,7 +282,7 @@ def node_health(ev: Evidence) -> Iterator[Finding]:
 def workloads(ev: Evidence) -> Iterator[Finding]:
     if not ev.selector or not _proxied(ev):
         return
-    groups = _by_workload([p for p in ev.selected_pods if not kube.pod_terminating(p)])
+    groups = by_workload([p for p in ev.selected_pods if not kube.pod_terminating(p)])
     if len(groups) < 2:
         return
     main = _main_workload(ev.target.name, groups)
@@ -492,7 +298,7 @@ def workloads(ev: Evidence) -> Iterator[Finding]:
                "main_workload": main, "other_workloads": others,
                "main_unclear": "" if main else "yes",
                "distinguishing_label": f"{label[0]}={label[1]}" if label else "",
-               "suggested_patch": (_selector_patch(ev.selector, {**ev.selector, label[0]: label[1]})
+               "suggested_patch": (selector_patch(ev.selector, {**ev.selector, label[0]: label[1]})
                                    if label else "")},
         evidence=[Ref.field(ev.service, "spec.selector", ev.selector)]
         + [Ref("field", kube.ref(g[0]), f"{kube.ref(g[0])} belongs to {w}") for w, g in sorted(groups.items())],
@@ -502,7 +308,7 @@ def workloads(ev: Evidence) -> Iterator[Finding]:
 def _main_workload(svc_name: str, groups: dict[str, list[Obj]]) -> str:
     """The workload the Service is meant for: the one its name clearly points at (checkout,
     not checkout-worker), else the strictly biggest (stable, not its canary), else ""."""
-    named = similar.clear_winner(similar.rank(svc_name, groups, key=_short))
+    named = similar.clear_winner(similar.rank(svc_name, groups, key=short))
     if named:
         return named
     sizes = sorted((len(g) for g in groups.values()), reverse=True)
@@ -519,6 +325,6 @@ def _distinguishing_label(ev: Evidence, groups: dict[str, list[Obj]], main: str)
             continue
         if not all(kube.labels(p).get(k) == v for p in groups[main]):
             continue
-        if _selects({**ev.selector, k: v}, ev.namespace_pods) == {main}:
+        if selects({**ev.selector, k: v}, ev.namespace_pods) == {main}:
             return k, v
     return None
