@@ -6,10 +6,12 @@ from typing import Iterable
 
 from . import loadbalancers
 from . import registry as registry_mod
+from .errors import UsageError
 from .evidence import Evidence
 from .findings import Finding, Ref, Severity
 from .wording import Playbooks
 from .report import Report, describe_probes, describe_service, rank, verdict
+from .similar import suggestion
 
 COULD_NOT_VERIFY = "could-not-verify"
 
@@ -23,6 +25,10 @@ def diagnose(evidence: Evidence, *, playbooks: Playbooks | None = None,
     registry = registry or registry_mod.default()
     playbooks = playbooks or Playbooks.load()
     disabled = set(disable)
+    known = {c.name for c in registry.checks} | {c.plugin for c in registry.checks}
+    for name in sorted(disabled - known):  # a typo must not silently keep the check running
+        raise UsageError(f"--disable {name}: no such check or plugin"
+                         + (suggestion(name, known) or "; `svcdoctor plugins` lists them"))
     loadbalancers.detect(evidence, registry)
     findings: list[Finding] = []
     for check in registry.checks:

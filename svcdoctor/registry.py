@@ -13,6 +13,7 @@ import pluggy
 from . import hookspecs
 from .errors import UsageError
 from .findings import Check, CheckFunc
+from .similar import suggestion
 
 GROUP = "svcdoctor"
 
@@ -44,6 +45,10 @@ def build(extra_plugins: list[tuple[str, Any]] | None = None,
     pm.add_hookspecs(hookspecs)
     only = os.environ.get("SVCDOCTOR_PLUGINS") if only is None else only
     wanted = {n.strip() for n in only.split(",") if n.strip()} if only else None
+    installed = {ep.name for ep in metadata.entry_points(group=GROUP)}
+    for name in sorted((wanted or set()) - installed):  # a typo must not mean "no checks, all fine"
+        raise UsageError(f"SVCDOCTOR_PLUGINS names {name!r}, which is not installed"
+                         + (suggestion(name, installed) or f" (installed: {', '.join(sorted(installed))})"))
     for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
         if wanted is not None and ep.name not in wanted:
             continue

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,3 +140,92 @@ def test_record_refuses_to_overwrite_and_writes_atomically(tmp_path):
     replay = run("diagnose", "--from", str(out), "-o", "json")
     assert [f["id"] for f in json.loads(replay.stdout)["findings"]] == ["selector-matches-no-pods"]
     assert [p.name for p in tmp_path.iterdir()] == ["r.yaml"]  # no temp file left behind
+
+
+# --- every user-facing path: one line, the documented exit code ----------------------------
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+current-context: prod
+contexts: [{name: prod, context: {cluster: c, user: u}}, {name: staging, context: {cluster: c, user: u}}]
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: secret-token-value}}]
+"""
+
+
+@pytest.mark.parametrize("content, code, needle", [
+    ("hello\n", 4, "not a kubeconfig"),                       # a file that is not a kubeconfig
+    ("a: [1\n", 4, "not valid YAML"),
+    ("clusters: 5\n", 4, "clusters is an integer"),
+    (KUBECONFIG.replace('"https://127.0.0.1:1"', "8443"), 4, "clusters[0].cluster.server is an integer"),
+    (KUBECONFIG, 4, "connection refused"),                    # a good one: the API is not there
+])
+def test_kubeconfig_that_is_not_one(tmp_path, content, code, needle):
+    path = tmp_path / "config"
+    path.write_text(content)
+    proc = run("diagnose", "svc/web", "-n", "shop", "--kubeconfig", str(path), "--request-timeout", "2s")
+    line = one_line_error(proc)
+    assert proc.returncode == code and needle in line, line
+    assert "secret-token-value" not in line
+
+
+def test_kubeconfig_paths_and_contexts(tmp_path):
+    proc = run("diagnose", "svc/web", "-n", "shop", "--kubeconfig", str(tmp_path))
+    assert proc.returncode == 4 and "cannot read it" in one_line_error(proc)
+    path = tmp_path / "config"
+    path.write_text(KUBECONFIG)
+    proc = run("diagnose", "svc/web", "-n", "shop", "--kubeconfig", str(path), "--context", "prd")
+    assert proc.returncode == 3 and "did you mean 'prod'?" in one_line_error(proc)
+    proc = run("diagnose", "svc/web", "-n", "shop", "--kubeconfig", str(path), "--context", "qa")
+    assert proc.returncode == 3 and "(contexts: prod, staging)" in one_line_error(proc)
+
+
+@pytest.mark.parametrize("output, needle", [
+    ("{tmp}/missing/dir/r.yaml", "does not exist"),
+    ("{tmp}", "is a directory"),
+])
+def test_record_output_that_cannot_be_written(tmp_path, output, needle):
+    out = output.format(tmp=tmp_path)
+    proc = run("record", "svc/web-api", "-n", "shop", "--from", str(REC / "selector-typo.yaml"), "-o", out)
+    assert proc.returncode == 3 and needle in one_line_error(proc)
+    assert not (tmp_path / "missing").exists()  # no folder created on the way
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plugin_and_check_names_are_checked():
+    proc = run("diagnose", "--from", str(REC / "selector-typo.yaml"),
+               env={**os.environ, "NO_COLOR": "1", "SVCDOCTOR_PLUGINS": "backend"})
+    assert proc.returncode == 3 and "did you mean 'backends'?" in one_line_error(proc)
+    proc = run("diagnose", "--from", str(REC / "selector-typo.yaml"), "--disable", "backends.selectr")
+    assert proc.returncode == 3 and "did you mean 'backends.selector'?" in one_line_error(proc)
+
+
+def test_observed_at(tmp_path):
+    proc = run("diagnose", "--from", str(REC / "selector-typo.yaml"), "--observed-at", "yesterday")
+    assert proc.returncode == 3 and "RFC 3339" in one_line_error(proc)
+    proc = run("diagnose", "svc/web", "--observed-at", "2026-11-30T14:05:00Z",
+               env={**os.environ, "KUBECONFIG": str(tmp_path / "none")})
+    assert proc.returncode == 3 and "--from input only" in one_line_error(proc)
+
+
+def test_playbook_that_cannot_be_read(tmp_path):
+    (tmp_path / "latin1.yaml").write_bytes(b"id: selector-matches-no-pods\ntitle: \xe9t\xe9\n")
+    proc = run("diagnose", "--from", str(REC / "selector-typo.yaml"), "--playbooks", str(tmp_path))
+    assert proc.returncode == 3 and "latin1.yaml" in one_line_error(proc)
+    (tmp_path / "latin1.yaml").write_text("id: selector-matches-no-pods\nfix: [{text: [1]}]\n")
+    proc = run("diagnose", "--from", str(REC / "selector-typo.yaml"), "--playbooks", str(tmp_path))
+    assert proc.returncode == 3 and "each entry of fix" in one_line_error(proc)
+
+
+def test_malformed_object_names_object_and_field(tmp_path):
+    """The issue's example: the first bad object and field, exit 4."""
+    doc = yaml.safe_load((REC / "selector-typo.yaml").read_text())
+    pod = next(i for i, o in enumerate(doc["items"]) if o["kind"] == "Pod")
+    doc["items"][pod]["spec"]["containers"][0]["ports"] = "8080"
+    listing = tmp_path / "dump.yaml"
+    listing.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": doc["items"]}))
+    proc = run("diagnose", "svc/web-api", "-n", "shop", "--from", str(listing))
+    name = doc["items"][pod]["metadata"]["name"]
+    assert proc.returncode == 4
+    assert one_line_error(proc) == (f"svcdoctor: error: {listing}: items[{pod}] Pod shop/{name}: "
+                                    "spec.containers[0].ports is a string (expected a list)")
