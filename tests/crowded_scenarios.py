@@ -154,3 +154,52 @@ CROWDED: list[Scenario] = [
 def prepare_crowded(cp: Any) -> None:
     """Nothing cluster-wide: the cluster is separate only so that cross-namespace
     lookups see no other scenario's pods."""
+
+
+# --- a crowded cluster: 200 nodes -----------------------------------------------------------
+# Where node logic matters (which nodes hold endpoints, which of them is down), 3 nodes hide
+# mistakes that 200 show: the report must name exactly the node that is down, among 200.
+
+FLEET = [f"pool-{i:03d}" for i in range(197)]  # with node-a, -b, -c: 200 nodes
+GPU_NODES = ["pool-017", "pool-063", "pool-101", "pool-142"]  # the only nodes the app may use
+DOWN = "pool-063"
+
+
+def prepare_fleet(cp: Any) -> None:
+    """197 kwok nodes (200 with node-a, -b, -c) on loopback addresses (127.0.1.x, 127.0.2.x), four labelled pool=gpu."""
+    for i, name in enumerate(FLEET):
+        labels = {"pool": "gpu"} if name in GPU_NODES else {"pool": "general"}
+        cp.add_node(name, ip=f"127.0.{1 + i // 100}.{10 + i % 100}", labels=labels, wait=False)
+    for name in FLEET:
+        cp.wait_for_node(name, timeout=120)
+
+
+def _one_gpu_node_down(cp: Any, sc: Scenario) -> None:
+    from scenarios import pods, ready
+
+    cp.wait_until(lambda: len(pods(cp, sc.namespace)) == 4 and all(ready(p) for p in pods(cp, sc.namespace)),
+                  timeout=120, what="4 ready pods, one per gpu node")
+    cp.set_node_ready(DOWN, False, how="heartbeat", wait=True)
+    cp.wait_until(lambda: sum(not ready(p) for p in pods(cp, sc.namespace)) == 1, timeout=120,
+                  what=f"the pod on {DOWN} marked not ready by the node-lifecycle controller")
+
+
+ONE_PER_NODE = """\
+nodeSelector: {pool: gpu}
+affinity:
+  podAntiAffinity:
+    requiredDuringSchedulingIgnoredDuringExecution:
+    - labelSelector: {matchLabels: {app: ledger-api}}
+      topologyKey: kubernetes.io/hostname
+"""
+
+FLEET_SCENARIOS = [
+    Scenario("crowded-node-notready",
+             f"200 nodes; ledger-api runs one pod on each of the 4 gpu nodes; {DOWN}'s kubelet stopped "
+             "reporting, so 1 of 4 endpoints sits on a NotReady node.",
+             "fleet", "ledger-api",
+             [deployment("ledger-api", "fleet", {"app": "ledger-api"}, replicas=4, extra_pod=ONE_PER_NODE),
+              service("ledger-api", "fleet", {"app": "ledger-api"}, extra="type: NodePort\n")],
+             ["endpoints-on-notready-node", "some-endpoints-not-ready"],
+             setup=_one_gpu_node_down, cluster="fleet"),
+]

@@ -913,10 +913,11 @@ SCENARIOS += [
 
 # Crowded namespaces (15+ apps each), where ranking and "closest" logic matter: their own
 # module, and their own control plane (cross-namespace lookups must not see other scenarios).
-from crowded_scenarios import CROWDED, prepare_crowded  # noqa: E402
+from crowded_scenarios import CROWDED, FLEET_SCENARIOS, prepare_crowded, prepare_fleet  # noqa: E402
 
-SCENARIOS += CROWDED
+SCENARIOS += CROWDED + FLEET_SCENARIOS
 CLUSTERS["crowded"] = prepare_crowded
+CLUSTERS["fleet"] = prepare_fleet
 
 BY_NAME = {s.name: s for s in SCENARIOS}
 

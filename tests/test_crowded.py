@@ -220,3 +220,26 @@ def test_other_namespace_lookalike_here_is_not_patched_in():
     f = finding("crowded-pods-in-other-namespace", "selector-matches-no-pods")
     assert f.caused_by == "selector-pods-in-other-namespace"
     assert patches(f) == []
+
+
+# --- a crowded cluster: 200 nodes ------------------------------------------------------------
+
+def test_the_node_that_is_down_among_200():
+    """The report names exactly the NotReady node holding an endpoint, and its fix commands
+    touch only that node and its pod, among 200 nodes (one of which holds nothing of ours)."""
+    from crowded_scenarios import DOWN, GPU_NODES
+
+    doc = yaml.safe_load((REC / "crowded-node-notready.yaml").read_text())
+    nodes = [o for o in doc["items"] if o["kind"] == "Node"]
+    assert len(nodes) == 200
+    on_down = [p["metadata"]["name"] for p in doc["items"]
+               if p["kind"] == "Pod" and p["spec"].get("nodeName") == DOWN]
+    assert len(on_down) == 1  # the scenario's story: one pod per gpu node
+    f = finding("crowded-node-notready", "endpoints-on-notready-node")
+    assert f.severity.value == "warning"  # 3 of 4 endpoints still serve
+    assert f.facts["nodes"] == [DOWN] and f.facts["pods"] == on_down
+    assert (f.facts["affected"], f.facts["total"]) == (1, len(GPU_NODES))
+    named = {n for step in f.fix for n in re.findall(r"\bpool-\d{3}\b", step.command + step.text)}
+    assert named <= {DOWN}, named
+    readiness = finding("crowded-node-notready", "some-endpoints-not-ready")
+    assert readiness.caused_by == "endpoints-on-notready-node"

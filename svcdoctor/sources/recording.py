@@ -165,6 +165,7 @@ def write_atomic(path: Path, text: str, force: bool = False) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # as an ordinary file; mkstemp's 0600 would surprise
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -172,6 +173,12 @@ def write_atomic(path: Path, text: str, force: bool = False) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def check_writable(path: Path, force: bool = False) -> None:
