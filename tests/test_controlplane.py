@@ -455,3 +455,28 @@ def test_record_masks_credentials(cp, tmp_path):
     assert "<masked>" in text and "LOG_LEVEL" in text and "debug" in text and "team-a" in text
     assert "Failed to pull image: authorization Bearer <masked> rejected" in text
     assert ids(svcdoctor("diagnose", "--from", str(out), "-o", "json")) == []  # still replays
+
+
+def test_not_found_suggestions_in_a_crowded_namespace(cp):
+    """A mistyped Service or namespace among dozens: the one clearly closest name, the few
+    about equally close, or none (never the first alphabetically)."""
+    names = ["auth", "cart", "catalog", "chat", "checkout", "checkout-worker", "gateway", "inventory",
+             "ledger", "media", "notifications", "order-history", "orders", "orders-worker", "payments",
+             "payments-ui", "profile", "recommendations", "reviews", "search", "search-indexer",
+             "shipping", "web-backend", "web-frontend", "wishlist"]
+    cp.create_namespace("names")
+    cp.kubectl("apply", "-f", "-", input="\n---\n".join(
+        scenarios.service(n, "names", {"app": n}) for n in names))
+
+    def error(*args: str) -> str:
+        proc = svcdoctor("diagnose", *args, "--no-probe", kubeconfig=cp.kubeconfig)
+        assert proc.returncode == 3, proc.stderr
+        return one_line(proc)
+
+    assert error("svc/chekout", "-n", "names").endswith("not found in namespace 'names'; did you mean 'checkout'?")
+    assert error("svc/paymnets", "-n", "names").endswith("did you mean 'payments'?")
+    web = error("svc/web", "-n", "names")
+    assert "'web-backend'" in web and "'web-frontend'" in web and "'wishlist'" not in web
+    unknown = error("svc/loyalty", "-n", "names")
+    assert "did you mean" not in unknown and "Services there: auth, cart" in unknown and "(and 15 more)" in unknown
+    assert error("svc/checkout", "-n", "nmes").endswith("namespace 'nmes' not found; did you mean 'names'?")
