@@ -182,6 +182,8 @@ def _parse(text: str, where: str) -> dict[str, Any]:
     if "title" in book and not isinstance(book["title"], str):
         raise UsageError(f"playbook {where}: title must be text")
     for key in ("explanation", "why"):
+        if not isinstance(book.get(key, ""), (str, dict, list)):
+            raise UsageError(f"playbook {where}: {key} must be text or a list of sentences")
         for entry in _entries(book.get(key)):
             _check_entry(entry, where, key, "text")
     for key, field in (("fix", "text"), ("links", "url")):

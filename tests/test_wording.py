@@ -33,3 +33,25 @@ def test_placeholders_include_gates():
     book = {"title": "{a}", "explanation": [{"when": "g", "text": "t"}],
             "fix": [{"text": "t {b}", "command": "x '{.end}' {c}", "when": "h"}]}
     assert placeholders(book) == {"a", "b", "c", "g", "h"}
+
+
+import pytest  # noqa: E402
+
+from svcdoctor.errors import UsageError  # noqa: E402
+from svcdoctor.wording import _parse  # noqa: E402
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("id: x\nwhy: true\n", "why must be text"),           # found by scripts/fuzz.py (scale 10)
+    ("id: x\nexplanation: 5\n", "explanation must be text"),
+    ("id: x\ntitle: [a]\n", "title must be text"),
+    ("id: x\nfix: {text: a}\n", "fix must be a list"),
+    ("id: x\nfix: [{text: a, command: 5}]\n", "command must be text"),
+    ("id: x\nlinks: [{when: metallb}]\n", "each entry of links"),
+    ("id: x\nexplanation: [{text: a, when: [b]}]\n", "when names a fact"),
+    ("- id: x\n", "expected a mapping"),
+])
+def test_a_broken_playbook_is_one_line(text, needle):
+    with pytest.raises(UsageError, match=needle) as err:
+        _parse(text, "mine.yaml")
+    assert "\n" not in str(err.value) and "mine.yaml" in str(err.value)
