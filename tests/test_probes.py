@@ -114,7 +114,7 @@ def test_planned_targets_must_come_from_the_evidence():
     import datetime as dt
     ev = Evidence(Target("shop", "web"), [svc, node], {"Service", "Node"},
                   dt.datetime.now(dt.timezone.utc), "test")
-    reg = registry.build(extra_plugins=[("rogue", Rogue())], only="none")
+    reg = registry.build(extra_plugins=[("rogue", Rogue())], only="backends")  # plans no probes itself
     from svcdoctor.errors import UsageError
 
     with pytest.raises(UsageError, match="127.0.0.99"):
