@@ -9,8 +9,8 @@ another application, which is worse than no command at all.
 Closeness of two values, 0..1 (1 = equal):
     - edit distance (Damerau-Levenshtein: a transposed pair is one edit), normalised by
       the longer value: typos ("chekout" → "checkout" 0.88);
-      when both have several tokens, every token that differs must be close too
-      ("web-api" / "web-ui" is not a typo: 0.33);
+      when both have several tokens, every token that differs by more than one edit must
+      be close too ("web-api" / "web-ui" is not a typo: 0.33; "web-apj" / "web-api" is);
     - one value a whole-token prefix or suffix of the other ("orders" in "orders-v1",
       renames that dropped or added a token): 0.5 plus half the share of the longer
       value it covers (0.83), so two apps sharing the prefix are about equally close
@@ -77,8 +77,9 @@ def closeness(want: str, have: str) -> float:
     edit = _edit(a, b)
     if len(ta) == len(tb) > 1:
         # "web-api" / "web-ui" share a token, but "api" / "ui" is no typo: every token
-        # that differs must itself be close.
-        edit = min([edit] + [_edit(x, y) for x, y in zip(ta, tb) if x != y])
+        # that differs must itself be close — one slip ("apj" / "api") is a typo however
+        # short the token.
+        edit = min([edit] + [_edit(x, y) for x, y in zip(ta, tb) if x != y and distance(x, y) > 1])
     short, long_ = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
     part = 0.0
     if short and len(short) < len(long_) and (long_[:len(short)] == short or long_[-len(short):] == short):

@@ -169,3 +169,9 @@ def test_suggestion_text():
 ])
 def test_named_port_typos(tp, names, expected):
     assert clear_winner(rank(tp, names)) == expected
+
+
+def test_one_slip_in_a_short_token_is_still_a_typo():
+    """web-apj is web-api with one key missed; web merely shares its first token."""
+    assert did_you_mean("web-apj", ["web", "web-api", "api"]) == ["web-api"]
+    assert closeness("web-apj", "web-api") > closeness("web-apj", "web") + MARGIN
