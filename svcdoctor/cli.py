@@ -8,7 +8,7 @@ import sys
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import NoReturn, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, Sequence, TextIO
 
 from . import __version__, demo, kube, probes
 from .diagnose import diagnose
@@ -17,6 +17,9 @@ from .evidence import Evidence
 from .wording import Playbooks
 from .render import RENDERERS
 from .target import check_namespace, parse_service_ref
+
+if TYPE_CHECKING:
+    from .report import Report
 
 EXIT_INTERNAL = 5
 
@@ -77,6 +80,20 @@ def _add_observed_at(p: argparse.ArgumentParser) -> None:
                    "and checks that depend on an age say what they could not verify")
 
 
+def _add_summary(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("LLM summary (optional: pip install 'svcdoctor[llm]')")
+    g.add_argument("--summarize", action="store_true",
+                   help="add a plain-English summary and plan from an OpenAI-compatible model "
+                   "(OPENAI_API_KEY, OPENAI_BASE_URL, SVCDOCTOR_LLM_MODEL); the report and exit code "
+                   "do not depend on it")
+    g.add_argument("--anonymize", action="store_true",
+                   help="replace namespaces, names, hostnames and IPs with placeholders in what is sent, "
+                   "and restore them in the answer (implies --summarize)")
+    g.add_argument("--show-prompt", action="store_true",
+                   help="print the exact request instead of sending it (implies --summarize)")
+    g.add_argument("--no-cache", action="store_true", help="ask the model even if the answer is cached")
+
+
 def _add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", choices=sorted(RENDERERS), default="text",
                    help="report format (default: text)")
@@ -114,11 +131,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     _add_observed_at(d)
     _add_probe(d)
     _add_output(d)
+    _add_summary(d)
 
     m = sub.add_parser("demo", help="diagnose a recording bundled with svcdoctor")
     m.add_argument("name", nargs="?", default=demo.DEFAULT, help=f"recording (default {demo.DEFAULT})")
     m.add_argument("--list", action="store_true", help="list the bundled recordings")
     _add_output(m)
+    _add_summary(m)
 
     r = sub.add_parser("record", help="write a Service's evidence to a recording file",
                        description="Collect the evidence for svc/NAME (from the cluster or --from) "
@@ -248,8 +267,31 @@ def _diagnose(args: argparse.Namespace, out: TextIO) -> int:
 
 def _report(evidence: Evidence, args: argparse.Namespace, out: TextIO) -> int:
     report = diagnose(evidence, playbooks=Playbooks.load(args.playbooks), disable=args.disable)
+    if args.summarize or args.anonymize or args.show_prompt:
+        report.summary = _summary(report, evidence, args)
+        if args.show_prompt:
+            from .summary import show
+
+            out.write(show(report.summary) + "\n")
+            return report.exit_code
     RENDERERS[args.output](report, out)
     return report.exit_code
+
+
+def _summary(report: "Report", evidence: Evidence, args: argparse.Namespace) -> Any:
+    """The summary, or the deterministic one with a line on stderr saying why: the
+    diagnosis and its exit code never depend on it."""
+    from .summary import Options, deterministic, load_config, summarize
+
+    try:
+        summary = summarize(report, evidence, Options(anonymize=args.anonymize, use_cache=not args.no_cache,
+                                                      show_prompt=args.show_prompt), load_config())
+    except SvcdoctorError as exc:  # the config file
+        summary = deterministic(report)
+        summary.fallback = " ".join(str(exc).split())
+    if summary.fallback and not args.show_prompt and report.findings:
+        print(f"svcdoctor: summary: {summary.fallback}", file=sys.stderr)
+    return summary
 
 
 def _plugins(out: TextIO) -> int:

@@ -7,7 +7,7 @@ the shape of the object is kept so checks still run on a recording."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterable
 
 from .kube import Obj
 
@@ -16,22 +16,32 @@ SENSITIVE_NAME = re.compile(r"pass(word|wd)?|secret|token|credential|api[-_]?key
                             r"|auth|session|cookie|dsn|conn(ection)?[-_]?str", re.I)
 # Things that are credentials whatever they are called.
 TOKEN_PATTERNS = [
+    re.compile(r"-----BEGIN [A-Z0-9 ]+-----[\s\S]*?(-----END [A-Z0-9 ]+-----|$)"),  # PEM keys, certificates
     re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),   # JWT
     re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]{12,}"),
     re.compile(r"(?i)\b(AKIA|ASIA)[A-Z0-9]{16}\b"),                               # AWS key id
-    re.compile(r"(?i)\b(gh[pousr]_[A-Za-z0-9]{30,}|xox[abpr]-[A-Za-z0-9-]{10,})\b"),  # GitHub, Slack
+    re.compile(r"(?i)\b(gh[pousr]_[A-Za-z0-9]{30,}|xox[abpr]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20,})\b"),
+    re.compile(r"\b(sk-(proj-|ant-)?[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35})\b"),  # OpenAI, Anthropic, Google
     re.compile(r"://[^/\s:@]+:[^/\s@]+@"),                                        # user:pass@ in URLs
 ]
+# name=value and name: value where the name says credential: the value goes, the name stays.
+SECRET_ASSIGNMENT = re.compile(
+    r"(?i)\b((?:[a-z0-9_.-]*?)(?:password|passwd|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key"
+    r"|client[-_]?secret|credentials?))(\s*[:=]\s*)([\"']?)(?!<masked>)[^\s\"',;&}]{3,}\3")
 # Annotations that copy whole objects (env values included) and add nothing to a diagnosis.
 DROP_ANNOTATIONS = {"kubectl.kubernetes.io/last-applied-configuration"}
 
 
-def mask_text(text: str) -> str:
+def mask_text(text: str, extra: Iterable[re.Pattern[str]] = ()) -> str:
+    """``text`` with credentials masked; ``extra``: the operator's own patterns."""
     for pattern in TOKEN_PATTERNS:
         if pattern.pattern.startswith("://"):
             text = pattern.sub("://" + MASK + "@", text)
         else:
             text = pattern.sub(MASK, text)
+    text = SECRET_ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{MASK}{m.group(3)}", text)
+    for pattern in extra:
+        text = pattern.sub(MASK, text)
     return text
 
 

@@ -21,6 +21,7 @@ class Report:
     verdict: str
     could_not_verify: list[Finding] = field(default_factory=list)
     probes: str = ""                  # what was probed, or why nothing was
+    summary: Any = None               # svcdoctor.summary.Summary, with --summarize only
 
     @property
     def exit_code(self) -> int:
@@ -37,6 +38,7 @@ class Report:
             "target": self.target, "source": self.source, "service": self.service,
             "verdict": self.verdict, "exitCode": self.exit_code, "probes": self.probes,
             "findings": [f.to_dict() for f in self.findings + self.could_not_verify],
+            **({"summary": self.summary.to_dict()} if self.summary is not None else {}),
         }
 
 

@@ -7,7 +7,6 @@ a data file missing from the wheel would go unnoticed (it did: ``svcdoctor.rende
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -118,6 +117,19 @@ def test_installed_cli_diagnoses_offline_input(installed, tmp_path):
     listing.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": rec["items"]}))
     proc = run(installed, "svcdoctor", "diagnose", "svc/invoices", "-n", "billing", "--from", str(listing))
     assert proc.returncode == 2 and "no-ready-endpoints" in proc.stdout, proc.stderr
+
+
+def test_summary_without_the_llm_extra(installed):
+    """--summarize on the core install: the report and its exit code, and one line saying
+    what to install (never a traceback)."""
+    demo = run(installed, "svcdoctor", "diagnose", "--summarize")
+    assert demo.returncode == 0 and "CRITICAL: Selector app=web-api" in demo.stdout
+    lines = [line for line in demo.stderr.splitlines() if line.startswith("svcdoctor: summary:")]
+    assert lines == ["svcdoctor: summary: the LLM summary needs the llm extra: pip install 'svcdoctor[llm]'"]
+    assert "Traceback" not in demo.stderr
+    rec = run(installed, "svcdoctor", "diagnose", "--from",
+              str(PKG / "recordings" / "some-not-ready.yaml"), "--summarize", "-o", "json")
+    assert rec.returncode == 1 and json.loads(rec.stdout)["summary"]["grounded"] is False
 
 
 def test_core_install_stays_light(installed):

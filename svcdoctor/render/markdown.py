@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..findings import Finding
 from ..report import Report
@@ -33,6 +33,25 @@ def _finding(f: Finding, n: int, out: TextIO) -> None:
         out.write("\n")
 
 
+def _inert(text: str) -> str:
+    """A model's words as text: no image or link a renderer would fetch, no HTML."""
+    return text.replace("<", "&lt;").replace("](", "]\\(").replace("![", "!\\[")
+
+
+def _summary(summary: Any, out: TextIO) -> None:
+    label = f"Summary (AI, {summary.model}; may be wrong)" if summary.grounded else "Summary"
+    out.write(f"### {label}\n\n")
+    if summary.fallback:
+        out.write(f"_{summary.fallback}; svcdoctor's own summary instead._\n\n")
+    out.write(f"{_inert(summary.text)}\n\n")
+    for i, step in enumerate(summary.plan, 1):
+        mark = " (the model's own suggestion)" if step.source == "model" and step.command else ""
+        out.write(f"{i}. {_inert(step.action)} (`{step.finding}`){mark}\n")
+        if step.command:
+            out.write(f"   ```sh\n   {step.command}\n   ```\n")
+    out.write("\n")
+
+
 def render(report: Report, out: TextIO) -> None:
     svc = report.service
     out.write(f"## svcdoctor: Service `{report.target}` ({svc['type']})\n\n")
@@ -40,6 +59,8 @@ def render(report: Report, out: TextIO) -> None:
     out.write(f"_Source: {report.source}_\n\n")
     if report.probes:
         out.write(f"_Probes: {report.probes}_\n\n")
+    if report.summary is not None:
+        _summary(report.summary, out)
     for n, f in enumerate(report.findings, 1):
         _finding(f, n, out)
     if report.could_not_verify:

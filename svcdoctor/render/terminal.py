@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -67,6 +67,8 @@ def _render(con: Console, report: Report) -> None:
     top = report.findings[0].severity if report.findings else None
     style = STYLE[top] if top in (Severity.CRITICAL, Severity.WARNING) else "bold green"
     con.print(Text(report.verdict, style=style))
+    if report.summary is not None:
+        _summary(con, report.summary)
     for n, f in enumerate(report.findings, 1):
         con.print()
         _finding(con, f, n)
@@ -75,6 +77,26 @@ def _render(con: Console, report: Report) -> None:
         con.print(Text("Could not verify", style="bold"))
         for f in report.could_not_verify:
             con.print(_hanging(0, "•", f.explanation or f.title))
+
+
+def _summary(con: Console, summary: Any) -> None:
+    con.print()
+    label = (f"Summary (AI, {summary.model}; may be wrong — the findings below are the diagnosis)"
+             if summary.grounded else "Summary")
+    con.print(Text(label, style="bold"))
+    if summary.fallback:
+        con.print(_hanging(3, "", Text(f"({summary.fallback}; svcdoctor's own summary instead)", style="dim")))
+    con.print(_hanging(3, "", summary.text))
+    for i, step in enumerate(summary.plan, 1):
+        mark = " (the model's own suggestion)" if step.source == "model" and step.command else ""
+        con.print(_hanging(4, f"{i}.", Text(step.action) + Text(f" [{step.finding}]{mark}", style="dim")))
+        if step.command:
+            con.print(Text(" " * 9 + "$ " + step.command, style="green"), soft_wrap=True)
+    if summary.grounded:
+        usage = (f"{summary.prompt_tokens + summary.completion_tokens} tokens "
+                 f"({summary.prompt_tokens} in, {summary.completion_tokens} out)")
+        cost = f", ${summary.cost:.4f}" if summary.cost is not None else ""
+        con.print(_hanging(3, "", Text(("cached answer, " if summary.cached else "") + usage + cost, style="dim")))
 
 
 def _finding(con: Console, f: Finding, n: int) -> None:
