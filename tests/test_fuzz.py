@@ -501,3 +501,29 @@ def test_mutated_kubeconfig(data, as_text):
         except SvcdoctorError as exc:
             assert "\n" not in str(exc)
             assert "not-a-real-token" not in str(exc)  # credentials never in a message
+
+
+# --- the LLM's answer ---------------------------------------------------------------------
+
+ANSWER_KEYS = st.sampled_from(["summary", "root_cause", "plan", "finding", "action", "command", "source"])
+ANSWERS = st.recursive(SCALARS | st.sampled_from(["selector-matches-no-pods", "playbook", "model",
+                                                  "kubectl -n shop get pods", "kubectl delete pod x"]),
+                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ANSWER_KEYS, inner, max_size=5),
+                       max_leaves=12)
+
+
+@examples(300)
+@given(answer=ANSWERS, wrap=st.sampled_from(["{}", "```json\n{}\n```", "Sure: {} hope it helps", "{}}"]))
+def test_model_answers(answer, wrap):
+    """Whatever a model says, the check accepts a grounded answer or says why not."""
+    from svcdoctor.summary import grounding
+
+    text = wrap.replace("{}", json.dumps(answer), 1)
+    try:
+        summary, steps = grounding.check(grounding.parse(text), ["selector-matches-no-pods", "no-ready-endpoints"],
+                                         {"selector-matches-no-pods": {"kubectl -n shop get pods"}})
+    except grounding.Ungrounded as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    assert summary and steps[0].finding == "selector-matches-no-pods"
+    assert all(s.command is None or s.command.startswith("kubectl") for s in steps)

@@ -144,7 +144,14 @@ def test_seeded_secrets_never_reach_the_server(env, server, tmp_path):
 
 
 def test_anonymize_round_trips_names_and_addresses(env, server, tmp_path):
+    def mentions_the_address(body):  # a model quoting the ClusterIP it was shown
+        answer = json.loads(grounded(body).content)
+        answer["summary"] += f" Its ClusterIP is {openai_server.report_in(body)['service']['clusterIP']}."
+        return Reply(json.dumps(answer))
+
+    server.behave(mentions_the_address)
     path = seeded_input(tmp_path)
+    cluster_ip = next(o for o in json.loads(path.read_text())["items"] if o["kind"] == "Service")["spec"]["clusterIP"]
     items = json.loads(path.read_text())["items"]
     pod_names = [o["metadata"]["name"] for o in items if o["kind"] == "Pod"]
     ips = {o["status"]["podIP"] for o in items if o["kind"] == "Pod" and o["status"].get("podIP")}
@@ -153,9 +160,10 @@ def test_anonymize_round_trips_names_and_addresses(env, server, tmp_path):
     raw = server.requests[0]["raw"]
     for word in ["billing", "invoices", *pod_names, *ips]:
         assert word not in raw, word
-    assert "ANON_NS_1" in raw and "ANON_SVC_1" in raw
+    assert "ANON_NS_1" in raw and "ANON_SVC_1" in raw and cluster_ip not in raw and "ANON_IP_1" in raw
     # the answer came back in placeholders (the server only saw those) and reads in real names
-    assert "billing/invoices" in summary["text"] and "ANON_" not in json.dumps(summary)
+    assert "billing/invoices" in summary["text"] and f"ClusterIP is {cluster_ip}." in summary["text"]
+    assert "ANON_" not in json.dumps(summary)
     assert any("billing" in (s["command"] or "") for s in summary["plan"])
 
 
