@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Sequence, TextIO
 
-from . import __version__, demo, kube, probes
+from . import __version__, collect, demo, kube, probes
 from .diagnose import diagnose
 from .errors import ClusterError, SvcdoctorError, UsageError
 from .evidence import Evidence
@@ -221,21 +221,14 @@ def _cluster_configured(args: argparse.Namespace) -> bool:
 
 def _evidence(args: argparse.Namespace, name: str | None, namespace: str | None) -> Evidence:
     if args.source:
-        from .sources.open import evidence_from_path
-
-        return evidence_from_path(args.source, name, namespace, args.observed_at)
+        return collect.offline(args.source, name, namespace, args.observed_at)
     if args.observed_at is not None:
         raise UsageError("--observed-at applies to --from input only (a live cluster is observed now)")
     if not _cluster_configured(args):
         raise ClusterError("no cluster configured: no kubeconfig (KUBECONFIG, ~/.kube/config) and "
                            "not running in a pod; use --kubeconfig, or --from FILE for offline input")
-    from . import probing, registry
-    from .sources.live import evidence_from_cluster
-
-    evidence = evidence_from_cluster(name, namespace, context=args.context, kubeconfig=args.kubeconfig,
-                                     timeout=args.request_timeout, registry=registry.default())
-    probing.probe(evidence, registry.default(), _probe_options(args))
-    return evidence
+    return collect.live(name, namespace, context=args.context, kubeconfig=args.kubeconfig,
+                        timeout=args.request_timeout, probe=_probe_options(args))
 
 
 def _record(args: argparse.Namespace) -> int:
