@@ -91,6 +91,8 @@ def build(bot: Bot, *, token: str, signing_secret: str | None = None, api_url: s
             request = bot.admit(event.get("text", ""), channel, user, groups_of)
         except (Help, UsageError, Denied) as exc:
             client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread, text=refusal(exc))
+            bot.record(user=user, channel=channel, target=event.get("text", "")[:100], context=None,
+                       outcome="help" if isinstance(exc, Help) else "refused", duration_ms=0)
             return
         reply = client.chat_postMessage(channel=channel, thread_ts=thread,
                                         text=f"Diagnosing {request.target} (context {request.context})…")
