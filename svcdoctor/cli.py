@@ -152,6 +152,22 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     _add_probe(r)
 
     sub.add_parser("plugins", help="list loaded plugins, their hooks and checks")
+
+    s = sub.add_parser("slack", help="run the Slack bot (pip install 'svcdoctor[slack]')",
+                       description="Answer /svcdoctor and @svcdoctor in Slack with the same diagnosis as "
+                       "`svcdoctor diagnose`. Socket Mode by default (SLACK_APP_TOKEN, SLACK_BOT_TOKEN); "
+                       "--http serves POST /slack/events (SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN). "
+                       "GET /healthz and /readyz are served on --port in both modes.")
+    s.add_argument("--access", required=True, metavar="FILE",
+                   help="YAML mapping Slack channel IDs to the contexts and namespaces they may diagnose")
+    s.add_argument("--http", action="store_true", help="HTTP mode instead of Socket Mode")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 in a pod)")
+    s.add_argument("--port", type=int, default=3000, help="port for /slack/events and the health checks")
+    s.add_argument("--kubeconfig", help="kubeconfig (default: in-cluster config, else KUBECONFIG)")
+    s.add_argument("--request-timeout", type=_duration, metavar="DURATION", help="per API request")
+    s.add_argument("--slack-api-url", metavar="URL",
+                   help="Slack Web API base URL (default https://slack.com/api/; e.g. GovSlack)")
+    _add_probe(s)
     return parser
 
 
@@ -189,6 +205,8 @@ def _run(parser: argparse.ArgumentParser, argv: list[str], out: TextIO) -> int:
         return _plugins(out)
     if args.command == "record":
         return _record(args)
+    if args.command == "slack":
+        return _slack(args)
     if args.command == "demo":
         if args.list:
             for name, entry in sorted(demo.bundled().items()):
@@ -285,6 +303,14 @@ def _summary(report: "Report", evidence: Evidence, args: argparse.Namespace) -> 
     if summary.fallback and not args.show_prompt and report.findings:
         print(f"svcdoctor: summary: {summary.fallback}", file=sys.stderr)
     return summary
+
+
+def _slack(args: argparse.Namespace) -> int:
+    from .slack import serve
+
+    return serve(access=args.access, http=args.http, host=args.host, port=args.port,
+                 kubeconfig=args.kubeconfig, request_timeout=args.request_timeout,
+                 probe=_probe_options(args), api_url=args.slack_api_url)
 
 
 def _plugins(out: TextIO) -> int:
