@@ -15,6 +15,7 @@ list of". ``null`` counts as absent, as it does for the API server, and is dropp
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 # Leaf types.
@@ -137,7 +138,7 @@ def conform(obj: Any, shape: Any = None, path: str = "") -> Any:
         if not isinstance(obj, dict):
             raise ShapeError(path, f"is {describe(obj)} (expected a Kubernetes object)")
         kind = obj.get("kind")
-        shape = _merge(COMMON, KINDS.get(kind, {}) if isinstance(kind, str) else {})
+        shape = _kind_shape(kind if isinstance(kind, str) and kind in KINDS else "")
     try:
         return _walk(obj, shape, path)
     except RecursionError:
@@ -224,6 +225,11 @@ def describe(value: Any) -> str:
         if isinstance(value, t):
             return name
     return f"a {type(value).__name__}"
+
+
+@lru_cache(maxsize=None)
+def _kind_shape(kind: str) -> dict[str, Any]:
+    return _merge(COMMON, KINDS.get(kind, {}))
 
 
 def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

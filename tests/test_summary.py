@@ -293,14 +293,14 @@ def test_a_server_that_refuses_json_schema_gets_json_object_and_it_is_remembered
 
 # --- the cache ---------------------------------------------------------------------------------
 
-def test_cache_hits_send_nothing(env, server):
+def test_cache_hits_send_nothing(env, server, monkeypatch):
     first = summary_of("demo", "selector-typo", "--summarize")[1]
     second = summary_of("demo", "selector-typo", "--summarize")[1]
     assert len(server.requests) == 1 and not first["cached"] and second["cached"]
     assert second["text"] == first["text"] and second["requests"] == 0
     summary_of("demo", "selector-typo", "--summarize", "--no-cache")
     assert len(server.requests) == 2
-    os.environ["SVCDOCTOR_LLM_MODEL"] = "another-model"  # the model is part of the key
+    monkeypatch.setenv("SVCDOCTOR_LLM_MODEL", "another-model")  # the model is part of the key
     summary_of("demo", "selector-typo", "--summarize")
     assert len(server.requests) == 3
 

@@ -3,8 +3,8 @@
 Socket Mode (``SLACK_APP_TOKEN`` + ``SLACK_BOT_TOKEN``) opens no port to Slack: the usual
 choice inside a cluster. HTTP mode (``SLACK_SIGNING_SECRET`` + ``SLACK_BOT_TOKEN``) serves
 ``POST /slack/events``; Bolt checks every request's signature and timestamp (401 and
-nothing run otherwise). Both serve ``GET /healthz`` (the process is up) and ``GET /readyz``
-(Slack accepted the token) for the kubelet.
+nothing run otherwise). Both serve ``GET /healthz`` and ``GET /readyz`` for the kubelet: the
+server only starts once Slack has accepted the token (auth.test).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.server
 import json
 import logging
-import threading
 from typing import Any
 from urllib.parse import urlparse
 
@@ -51,14 +50,17 @@ def build(bot: Bot, *, token: str, signing_secret: str | None = None, api_url: s
                 groups_cache[group] = set()  # cannot tell: not a member
         return groups_cache[group]
 
-    def diagnose_into(channel: str, ts: str, request: Request, user: str, previous: list[str] | None = None) -> None:
+    def diagnose_into(channel: str, ts: str, request: Request, user: str, *, thread: str | None = None,
+                      previous: list[str] | None = None) -> None:
+        """Diagnose, update message ``ts`` with the report and, for a new request, upload the
+        recording into ``thread`` (the thread's root: Slack threads hang off parents only)."""
         outcome = bot.run(request)
         message = bot.message(request, outcome, previous)
         _update(client, channel, ts, message)
-        if outcome.report is not None and previous is None:
+        if outcome.report is not None and thread is not None:
             name, text = bot.recording(request, outcome, user)
             try:
-                client.files_upload_v2(channel=channel, thread_ts=ts, filename=name, title=name, content=text,
+                client.files_upload_v2(channel=channel, thread_ts=thread, filename=name, title=name, content=text,
                                        initial_comment=f"Replay offline: `svcdoctor diagnose --from {name}`")
             except SlackApiError as exc:
                 logging.getLogger("svcdoctor.slack").warning("recording upload failed: %s", exc.response.get("error"))
@@ -79,7 +81,7 @@ def build(bot: Bot, *, token: str, signing_secret: str | None = None, api_url: s
             return
         parent = client.chat_postMessage(channel=channel, text=f"Diagnosing {request.target} "
                                          f"(context {request.context}) for <@{user}>…")
-        diagnose_into(channel, parent["ts"], request, user)
+        diagnose_into(channel, parent["ts"], request, user, thread=parent["ts"])
 
     @app.event("app_mention")
     def on_mention(event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -96,7 +98,7 @@ def build(bot: Bot, *, token: str, signing_secret: str | None = None, api_url: s
             return
         reply = client.chat_postMessage(channel=channel, thread_ts=thread,
                                         text=f"Diagnosing {request.target} (context {request.context})…")
-        diagnose_into(channel, reply["ts"], request, user)
+        diagnose_into(channel, reply["ts"], request, user, thread=thread)
 
     @app.action(blocks.RECHECK)
     def on_recheck(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
@@ -126,6 +128,7 @@ def build(bot: Bot, *, token: str, signing_secret: str | None = None, api_url: s
         except (UsageError, Denied) as exc:
             respond(text=refusal(exc), response_type="ephemeral", replace_original=False)
             return
+        # the recording is already in the thread: a button only updates the message
         diagnose_into(channel, ts, request, user, previous=None if summarize else list(value.get("ids") or []))
 
     return app
@@ -154,14 +157,11 @@ class Server:
     def __init__(self, host: str, port: int, app: Any, serve_events: bool) -> None:
         from slack_bolt.request import BoltRequest
 
-        ready = threading.Event()
-        ready.set()  # build() has passed auth.test
-
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 path = urlparse(self.path).path
-                if path in ("/healthz", "/readyz"):
-                    self._send(200 if ready.is_set() else 503, b"ok\n", "text/plain")
+                if path in ("/healthz", "/readyz"):  # serving at all means build() passed auth.test
+                    self._send(200, b"ok\n", "text/plain")
                 else:
                     self._send(404, b"not found\n", "text/plain")
 

@@ -60,9 +60,13 @@ class Summary:
 
 def deterministic(report: Report) -> Summary:
     """What svcdoctor says without a model: the verdict, and each root cause's first fix."""
-    plan = [grounding.Step(f.id, f.fix[0].text if f.fix else f.title, f.fix[0].command or None if f.fix else None,
-                           "playbook")
-            for f in report.findings if not f.caused_by]
+    plan = []
+    for f in report.findings:
+        if f.caused_by:
+            continue  # consequences follow their root cause's fix
+        first = f.fix[0] if f.fix else None
+        plan.append(grounding.Step(f.id, first.text if first else f.title,
+                                   (first.command or None) if first else None, "playbook"))
     return Summary(report.verdict, plan)
 
 
