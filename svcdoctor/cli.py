@@ -16,7 +16,7 @@ from .errors import ClusterError, SvcdoctorError, UsageError
 from .evidence import Evidence
 from .wording import Playbooks
 from .render import RENDERERS
-from .target import check_namespace, parse_service_ref
+from .target import check_namespace, parse_service_ref, parse_target
 
 if TYPE_CHECKING:
     from .report import Report
@@ -118,12 +118,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"svcdoctor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    d = sub.add_parser("diagnose", help="diagnose a Service (svc/NAME)",
+    d = sub.add_parser("diagnose", help="diagnose a Service, or the Ingress, route or URL in front of it",
                        description="Diagnose a Service from a live cluster, a recording, or "
                        "kubectl output. Exit codes: 0 no problem, 1 warning, 2 critical, "
                        "3 bad input, 4 source unreadable or unreachable, 5 internal error. "
                        "The demo (no target, no cluster) exits 0.")
-    d.add_argument("target", nargs="?", help="svc/NAME (with no target and no cluster: the demo)")
+    d.add_argument("target", nargs="?", help="svc/NAME, ingress/NAME, httproute/NAME (grpcroute/, "
+                   "tlsroute/, tcproute/) or a URL https://host/path (with no target and no cluster: the demo)")
     _add_cluster(d)
     d.add_argument("--from", dest="source", metavar="PATH",
                    help="read a svcdoctor recording, `kubectl get -o yaml|json` output, or a "
@@ -265,7 +266,9 @@ def _record(args: argparse.Namespace) -> int:
 
 def _diagnose(args: argparse.Namespace, out: TextIO) -> int:
     namespace = check_namespace(args.namespace) if args.namespace else None
-    name = parse_service_ref(args.target) if args.target else None
+    kind, name = parse_target(args.target) if args.target else ("Service", None)
+    if kind != "Service" and name is not None:
+        return _diagnose_chain(args, kind, name, namespace, out)
     if name is None and not args.source:
         if _cluster_configured(args):
             raise UsageError("name the Service to diagnose: svcdoctor diagnose svc/NAME -n NAMESPACE")
@@ -274,6 +277,47 @@ def _diagnose(args: argparse.Namespace, out: TextIO) -> int:
         _report(_demo_evidence(demo.DEFAULT), args, out)
         return 0  # the demo: a verdict on a bundled recording, not on the user's cluster
     return _report(_evidence(args, name, namespace), args, out)
+
+
+def _diagnose_chain(args: argparse.Namespace, kind: str, name: str, namespace: str | None,
+                    out: TextIO) -> int:
+    """ingress/NAME, a route, or a URL: the front's report, then each backend Service's."""
+    from . import chain
+    from .l7 import urls
+
+    if kind == "URL":
+        urls.parse(name)  # bad input fails before any read
+        namespace = None
+    if args.source:
+        front = collect.offline(args.source, name, namespace, args.observed_at, kind)
+
+        def backend(n: str, ns: str) -> Evidence:
+            return collect.offline(args.source, n, ns, args.observed_at)
+    else:
+        if args.observed_at is not None:
+            raise UsageError("--observed-at applies to --from input only (a live cluster is observed now)")
+        if not _cluster_configured(args):
+            raise ClusterError("no cluster configured: no kubeconfig (KUBECONFIG, ~/.kube/config) and "
+                               "not running in a pod; use --kubeconfig, or --from FILE for offline input")
+        front = collect.front(kind, name, namespace, context=args.context, kubeconfig=args.kubeconfig,
+                              timeout=args.request_timeout)
+        options = _probe_options(args)
+
+        def backend(n: str, ns: str) -> Evidence:
+            return collect.live(n, ns, context=args.context, kubeconfig=args.kubeconfig,
+                                timeout=args.request_timeout, probe=options)
+    playbooks = Playbooks.load(args.playbooks)
+    report = chain.diagnose_chain(front, backend, lambda ev: diagnose(ev, playbooks=playbooks,
+                                                                      disable=args.disable))
+    if args.summarize or args.anonymize or args.show_prompt:
+        report.summary = _summary(report, front, args)
+        if args.show_prompt:
+            from .summary import show
+
+            out.write(show(report.summary) + "\n")
+            return report.exit_code
+    RENDERERS[args.output](report, out)
+    return report.exit_code
 
 
 def _report(evidence: Evidence, args: argparse.Namespace, out: TextIO) -> int:

@@ -30,8 +30,40 @@ def live(name: str | None, namespace: str | None, *, context: str | None = None,
 
 
 def offline(path: str | Path, name: str | None, namespace: str | None,
-            observed_at: datetime | None = None) -> Evidence:
-    """A recording, kubectl output or a cluster-info dump folder."""
+            observed_at: datetime | None = None, kind: str = "Service") -> Evidence:
+    """A recording, kubectl output or a cluster-info dump folder; ``kind`` says what
+    ``name`` is (a Service, an Ingress or route kind, or "URL")."""
     from .sources.open import evidence_from_path
 
-    return evidence_from_path(path, name, namespace, observed_at)
+    evidence = evidence_from_path(path, name, namespace, observed_at, kind)
+    _check_url(evidence)
+    return evidence
+
+
+def front(kind: str, name: str, namespace: str | None, *, context: str | None = None,
+          kubeconfig: str | None = None, timeout: float | None = None) -> Evidence:
+    """Evidence for an Ingress, a route or a URL from the cluster (no probes: those run
+    for each backend Service)."""
+    from . import registry
+    from .sources.live import front_from_cluster
+    from .target import Target
+
+    evidence = front_from_cluster(Target(namespace or "", name, kind), context=context,
+                                  kubeconfig=kubeconfig, timeout=timeout, registry=registry.default())
+    _check_url(evidence)
+    return evidence
+
+
+def _check_url(evidence: Evidence) -> None:
+    """A URL nothing in the cluster serves is bad input: one line, with the hosts served."""
+    if evidence.target.kind != "URL" or evidence.l7_refs:
+        return
+    from .errors import NotFoundError
+    from .l7 import refs, urls
+    from .similar import suggestion
+
+    url = urls.parse(evidence.target.name)
+    hosts = urls.hosts_served(list(refs.fronts(evidence.items)))
+    looked = ", ".join(sorted(k for k in ("Ingress", "HTTPRoute", "GRPCRoute") if evidence.was_collected(k)))
+    hint = suggestion(url.host, hosts) or (f"; hosts served: {', '.join(hosts[:10])}" if hosts else "")
+    raise NotFoundError(f"no Ingress rule or route matches {url} (looked at {looked or 'nothing'}){hint}")

@@ -29,10 +29,13 @@ def diagnose(evidence: Evidence, *, playbooks: Playbooks | None = None,
     for name in sorted(disabled - known):  # a typo must not silently keep the check running
         raise UsageError(f"--disable {name}: no such check or plugin"
                          + (suggestion(name, known) or "; `svcdoctor plugins` lists them"))
-    loadbalancers.detect(evidence, registry)
+    if evidence.target.kind == "Service":
+        loadbalancers.detect(evidence, registry)
     findings: list[Finding] = []
     for check in registry.checks:
         if check.name in disabled or check.plugin in disabled:
+            continue
+        if evidence.target.kind not in check.targets:
             continue
         try:
             produced = list(check.func(evidence))

@@ -55,6 +55,16 @@ class Evidence:
     observed_at_guess: str = ""
     # Filled by svcdoctor.loadbalancers.detect for LoadBalancer Services.
     lb_implementations: list[Any] = field(default_factory=list)
+    # The L7 backend references in focus (svcdoctor.l7.refs.BackendRef), chosen by the
+    # target resolver for ingress/NAME, route and URL targets; None for a Service target:
+    # then every Ingress and route that names the Service (or nearly does) is in focus.
+    # A backend Service diagnosed as part of such a chain gets [] (its front was checked
+    # in the chain's own report) and ``reached_through`` says how traffic gets there.
+    focus: list[Any] | None = None
+    reached_through: list[str] = field(default_factory=list)
+    # Namespaces whose Services were listed in full (live reads, recordings); None for
+    # kubectl output, which holds what it holds: then its Services' namespaces count.
+    service_namespaces: set[str] | None = None
 
     # --- the Service and what hangs off it -------------------------------------------
 
@@ -64,10 +74,25 @@ class Evidence:
 
     @cached_property
     def service(self) -> Obj:
+        if self.target.kind != "Service":
+            raise LookupError(f"{self.target} is not a Service")
         for svc in self.of_kind("Service", self.target.namespace):
             if kube.name(svc) == self.target.name:
                 return svc
         raise LookupError(f"Service {self.target} is not in this evidence")
+
+    @cached_property
+    def l7_refs(self) -> list[Any]:
+        """The Ingress and route backend references in focus (see ``focus``)."""
+        from .l7 import hops
+
+        return hops.in_focus(self)
+
+    def service_named(self, namespace: str, name: str) -> Obj | None:
+        for svc in self.of_kind("Service", namespace):
+            if kube.name(svc) == name:
+                return svc
+        return None
 
     @property
     def selector(self) -> dict[str, str]:

@@ -117,3 +117,5 @@ class Check:
     func: CheckFunc
     emits: tuple[str, ...]
     plugin: str = ""
+    # The target kinds it applies to; the L7 checks also run for ingress/, route and URL targets.
+    targets: tuple[str, ...] = ("Service",)

@@ -36,7 +36,10 @@ def register_checks(register: Callable[..., None]) -> None:
     Called once per plugin when the plugin manager is built, before any diagnosis.
     Call ``register(func, emits=(...))`` for each check, where ``func(evidence)`` returns
     an iterable of :class:`svcdoctor.findings.Finding` and ``emits`` lists every finding ID
-    the check may produce (each must have a playbook). A check must only read the
+    the check may produce (each must have a playbook), and optionally ``targets``, the
+    target kinds it applies to: ``("Service",)`` by default; a check of the L7 hop also
+    names ``"Ingress"``, the route kinds and ``"URL"`` (``svcdoctor.l7.TARGETS``), and then
+    reads ``evidence.l7_refs`` instead of ``evidence.service``. A check must only read the
     :class:`svcdoctor.evidence.Evidence` it is given: no API calls, no sockets, no clock.
     The host stamps each check's name as ``<plugin>.<function name>``; a duplicate name is
     an error. A check that raises does not stop the diagnosis: its failure is reported as
@@ -50,18 +53,23 @@ def register_checks(register: Callable[..., None]) -> None:
 def plan_reads(evidence: Any, read: Callable[..., None]) -> None:
     """Ask the live source for extra objects this plugin's checks need.
 
-    Called once per live diagnosis, after the first round of reads (never for recordings
-    or offline input, which hold what they hold). ``evidence`` is what that round brought:
-    the Service as the API server returned it, its EndpointSlices, the namespace's pods and
-    events, the nodes, the kube-system pods; decide from it whether the extra read is
-    worth a request. Call ``read(kind, path, what)`` for each list to fetch: ``kind`` is
+    Called after the first round of reads of a live diagnosis, and again after each
+    round of planned reads until no plugin asks for a path not yet read (at most 4
+    rounds; never for recordings or offline input, which hold what they hold).
+    ``evidence`` is what the reads so far brought: for a Service target the Service as the
+    API server returned it, its EndpointSlices, the namespace's pods and events, the nodes,
+    the kube-system pods, then whatever earlier rounds planned; for an L7 target
+    (``evidence.target.kind`` Ingress, a route kind or URL) the object(s) in front.
+    Decide from it whether the extra read is worth a request; a later round may depend on
+    an earlier one's answer (routes only where a GatewayClass exists). ``path`` may carry a
+    ``?labelSelector=…`` query. Call ``read(kind, path, what)`` for each list to fetch: ``kind`` is
     the object kind the items get (e.g. ``"IPAddressPool"``), ``path`` the API path of a
     list (e.g. ``"/apis/metallb.io/v1beta1/ipaddresspools"``), ``what`` the words for a
     could-not-verify ("list MetalLB IPAddressPools"). Reads must be GET/LIST and never
     Secrets. A 404 means the API is not installed: the kind is then in
     ``evidence.absent``, looked at and empty. A 403 becomes a gap (could-not-verify).
-    Every read counts against the diagnosis' budget of 8 requests, so plan only what the
-    first round shows is needed.
+    Every read counts against the diagnosis' request budget (README, "API requests"), so
+    plan only what the evidence shows is needed.
 
     Returns nothing.
     """

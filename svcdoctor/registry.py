@@ -83,6 +83,7 @@ def _collect_checks(pm: pluggy.PluginManager) -> list[Check]:
     seen: set[str] = set()
     for impl in reversed(pm.hook.register_checks.get_hookimpls()):  # registration order
         def register(func: CheckFunc, emits: tuple[str, ...] | list[str] = (),
+                     targets: tuple[str, ...] = ("Service",),
                      _plugin: str = impl.plugin_name) -> None:
             cname = f"{_plugin}.{getattr(func, '__name__', 'check')}"
             if cname in seen:
@@ -90,7 +91,7 @@ def _collect_checks(pm: pluggy.PluginManager) -> list[Check]:
             if not emits:
                 raise UsageError(f"check {cname!r} must declare the finding IDs it emits")
             seen.add(cname)
-            checks.append(Check(cname, func, tuple(emits), _plugin))
+            checks.append(Check(cname, func, tuple(emits), _plugin, tuple(targets)))
         impl.function(register=register)
     return checks
 

@@ -22,10 +22,12 @@ class Report:
     could_not_verify: list[Finding] = field(default_factory=list)
     probes: str = ""                  # what was probed, or why nothing was
     summary: Any = None               # svcdoctor.summary.Summary, with --summarize only
+    # For an L7 target (ingress/NAME, a route, a URL): each backend Service's own report.
+    backends: list["Report"] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        sev = {f.severity for f in self.findings}
+        sev = {f.severity for r in [self, *self.backends] for f in r.findings}
         if Severity.CRITICAL in sev:
             return EXIT_CRITICAL
         if Severity.WARNING in sev:
@@ -39,6 +41,7 @@ class Report:
             "verdict": self.verdict, "exitCode": self.exit_code, "probes": self.probes,
             "findings": [f.to_dict() for f in self.findings + self.could_not_verify],
             **({"summary": self.summary.to_dict()} if self.summary is not None else {}),
+            **({"backends": [b.to_dict() for b in self.backends]} if self.backends else {}),
         }
 
 
@@ -76,6 +79,8 @@ def rank(findings: list[Finding]) -> list[Finding]:
 
 
 def describe_service(evidence: Evidence) -> dict[str, Any]:
+    if evidence.target.kind != "Service":
+        return describe_front(evidence)
     svc = evidence.service
     spec = svc.get("spec") or {}
     ready = sum(1 for p in evidence.selected_pods if kube.pod_ready(p) and not kube.pod_terminating(p))
@@ -91,7 +96,24 @@ def describe_service(evidence: Evidence) -> dict[str, Any]:
         "externalName": spec.get("externalName"),
         "selectedPods": len(evidence.selected_pods) if evidence.selector else None,
         "readyPods": ready if evidence.selector else None,
+        "reachedThrough": evidence.reached_through or _routes_to(evidence) or None,
     }
+
+
+def _routes_to(evidence: Evidence) -> list[str]:
+    """How traffic reaches this Service from outside: its Ingresses and routes."""
+    from .chain import via
+
+    t = evidence.target
+    return via([r for r in evidence.l7_refs if (r.namespace, r.name) == (t.namespace, t.name)])
+
+
+def describe_front(evidence: Evidence) -> dict[str, Any]:
+    """What an L7 target routes: each backend reference in focus."""
+    refs = evidence.l7_refs
+    return {"type": evidence.target.kind,
+            "backends": [r.describe() for r in refs],
+            "services": sorted({r.service for r in refs})}
 
 
 def describe_probes(evidence: Evidence) -> str:
@@ -115,6 +137,10 @@ def verdict(target: str, findings: list[Finding], service: dict[str, Any]) -> st
     top = next((f for f in findings if f.severity in (Severity.CRITICAL, Severity.WARNING)), None)
     if top is not None:
         return f"{top.severity.value.upper()}: {top.title}"
+    if "backends" in service:
+        n = len(service["services"])
+        return (f"OK: no problem found in the L7 hop — {target} reaches {n} backend Service"
+                f"{'' if n == 1 else 's'}" + (f": {', '.join(service['services'])}" if n else ""))
     parts = [f"{service['type']} Service {target}"]
     if service.get("selectedPods") is not None:
         parts.append(f"{service['readyPods']}/{service['selectedPods']} selected pods ready")

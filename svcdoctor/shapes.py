@@ -57,6 +57,20 @@ _ADDRESS = {"ip": STR, "hostname": STR, "nodeName": STR, "targetRef": OBJECT_REF
 _ADVERTISEMENT = {"spec": {"ipAddressPools": [STR], "ipAddressPoolSelectors": [SELECTOR],
                            "nodeSelectors": [SELECTOR], "interfaces": [STR], "peers": [STR]}}
 
+_INGRESS_BACKEND = {"service": {"name": STR, "port": {"name": STR, "number": INT}},
+                    "resource": {"apiGroup": STR, "kind": STR, "name": STR}}
+_LB_STATUS = {"loadBalancer": {"ingress": [{"ip": STR, "hostname": STR}]}}
+_PARENT_REF = {"group": STR, "kind": STR, "namespace": STR, "name": STR, "sectionName": STR, "port": INT}
+_BACKEND_REF = {"group": STR, "kind": STR, "namespace": STR, "name": STR, "port": INT, "weight": INT}
+_ROUTE_STATUS = {"parents": [{"parentRef": _PARENT_REF, "controllerName": STR, "conditions": CONDITIONS}]}
+
+
+def _route(rule: dict[str, Any]) -> dict[str, Any]:
+    return {"spec": {"parentRefs": [_PARENT_REF], "hostnames": [STR],
+                     "rules": [{"backendRefs": [_BACKEND_REF], **rule}]},
+            "status": _ROUTE_STATUS}
+
+
 KINDS: dict[str, dict[str, Any]] = {
     "Service": {
         "spec": {
@@ -116,6 +130,29 @@ KINDS: dict[str, dict[str, Any]] = {
     },
     "L2Advertisement": _ADVERTISEMENT,
     "BGPAdvertisement": _ADVERTISEMENT,
+    "Ingress": {
+        "spec": {"ingressClassName": STR, "defaultBackend": _INGRESS_BACKEND,
+                 "rules": [{"host": STR, "http": {"paths": [{"path": STR, "pathType": STR,
+                                                             "backend": _INGRESS_BACKEND}]}}],
+                 "tls": [{"hosts": [STR], "secretName": STR}]},
+        "status": _LB_STATUS,
+    },
+    "IngressClass": {"spec": {"controller": STR}},
+    "GatewayClass": {"spec": {"controllerName": STR}},
+    "Gateway": {
+        "spec": {"gatewayClassName": STR,
+                 "listeners": [{"name": STR, "hostname": STR, "port": INT, "protocol": STR,
+                                "allowedRoutes": {"namespaces": {"from": STR, "selector": SELECTOR},
+                                                  "kinds": [{"group": STR, "kind": STR}]}}]},
+        "status": {"addresses": [{"type": STR, "value": STR}],
+                   "listeners": [{"name": STR, "attachedRoutes": INT, "conditions": CONDITIONS}]},
+    },
+    "HTTPRoute": _route({"matches": [{"path": {"type": STR, "value": STR}}]}),
+    "GRPCRoute": _route({}),
+    "TLSRoute": _route({}),
+    "TCPRoute": _route({}),
+    "ReferenceGrant": {"spec": {"from": [{"group": STR, "kind": STR, "namespace": STR}],
+                                "to": [{"group": STR, "kind": STR, "name": STR}]}},
 }
 
 _TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",

@@ -1,4 +1,5 @@
-"""What to diagnose: ``svc/NAME`` in a namespace."""
+"""What to diagnose: ``svc/NAME`` in a namespace, or the L7 object in front of Services
+(``ingress/NAME``, ``httproute/NAME`` and the other route kinds) or a URL."""
 
 from __future__ import annotations
 
@@ -14,13 +15,45 @@ _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
+# kubectl's spellings of the L7 kinds svcdoctor diagnoses, to the kind.
+FRONT_KINDS = {
+    "ing": "Ingress", "ingress": "Ingress", "ingresses": "Ingress",
+    "httproute": "HTTPRoute", "httproutes": "HTTPRoute",
+    "grpcroute": "GRPCRoute", "grpcroutes": "GRPCRoute",
+    "tlsroute": "TLSRoute", "tlsroutes": "TLSRoute",
+    "tcproute": "TCPRoute", "tcproutes": "TCPRoute",
+}
+
+
 @dataclass(frozen=True)
 class Target:
     namespace: str
     name: str
+    kind: str = "Service"   # or an FRONT_KINDS value, or "URL" (name = the URL, namespace "")
 
     def __str__(self) -> str:
+        if self.kind == "URL":
+            return self.name
+        if self.kind != "Service":
+            return f"{self.kind.lower()} {self.namespace}/{self.name}"
         return f"{self.namespace}/{self.name}"
+
+
+def parse_target(text: str) -> tuple[str, str]:
+    """``(kind, name)`` from ``svc/NAME``, ``ingress/NAME``, ``httproute/NAME``… or a URL
+    (``("URL", url)``)."""
+    text = text.strip()
+    if text.lower().startswith(("http://", "https://")):
+        return "URL", text
+    kind, sep, name = text.partition("/")
+    if sep and kind.lower() in FRONT_KINDS:
+        if not name or "/" in name or not _DNS_SUBDOMAIN.match(name):
+            raise UsageError(f"malformed target {text!r}: use {kind}/NAME and -n NAMESPACE")
+        return FRONT_KINDS[kind.lower()], name
+    if sep and kind.lower() not in SERVICE_KINDS:
+        raise UsageError(f"svcdoctor diagnoses Services, Ingresses, routes and URLs; got {kind!r} in "
+                         f"{text!r}: use svc/NAME, ingress/NAME, httproute/NAME or https://host/path")
+    return "Service", parse_service_ref(text)
 
 
 def parse_service_ref(text: str) -> str:

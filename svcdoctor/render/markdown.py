@@ -53,8 +53,23 @@ def _summary(summary: Any, out: TextIO) -> None:
 
 
 def render(report: Report, out: TextIO) -> None:
+    _report(report, out)
+    for backend in report.backends:  # an L7 target: then each backend Service's own report
+        out.write("---\n\n")
+        _report(backend, out)
+
+
+def _report(report: Report, out: TextIO) -> None:
     svc = report.service
-    out.write(f"## svcdoctor: Service `{report.target}` ({svc['type']})\n\n")
+    if "backends" in svc:
+        out.write(f"## svcdoctor: {svc['type']} `{report.target}`\n\n")
+        for line in svc["backends"]:
+            out.write(f"- {line}\n")
+        out.write("\n" if svc["backends"] else "")
+    else:
+        out.write(f"## svcdoctor: Service `{report.target}` ({svc['type']})\n\n")
+        for line in svc.get("reachedThrough") or []:
+            out.write(f"_Reached through {line}_\n\n")
     out.write(f"**{report.verdict}**\n\n")
     out.write(f"_Source: {report.source}_\n\n")
     if report.probes:

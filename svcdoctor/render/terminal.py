@@ -46,21 +46,19 @@ def render(report: Report, out: TextIO) -> None:
     con = Console(file=buf, highlight=False, width=probe.width, color_system=probe.color_system,
                   force_terminal=probe.is_terminal, no_color=probe.no_color)
     _render(con, report)
+    for backend in report.backends:  # an L7 target: then each backend Service's own report
+        con.print()
+        con.rule(Text(f"backend Service {backend.target}", style="bold"))
+        _render(con, backend)
     out.write(_TRAILING.sub(r"\1", buf.getvalue()))
 
 
 def _render(con: Console, report: Report) -> None:
     svc = report.service
-    head = Text("svcdoctor ", style="bold")
-    head.append(f"Service {report.target}", style="bold")
-    extra = [svc["type"]]
-    if svc.get("selector"):
-        extra.append(f"selector {svc['selector']}")
-    if svc.get("externalName"):
-        extra.append(f"externalName {svc['externalName']}")
-    head.append(f"  ({', '.join(extra)})")
-    con.print(head)
-    con.print(Text(f"source: {report.source}", style="dim"))
+    if "backends" in svc:
+        _front_head(con, report)
+    else:
+        _service_head(con, report)
     if report.probes:
         con.print(Text(f"probes: {report.probes}", style="dim"))
     con.print()
@@ -77,6 +75,33 @@ def _render(con: Console, report: Report) -> None:
         con.print(Text("Could not verify", style="bold"))
         for f in report.could_not_verify:
             con.print(_hanging(0, "•", f.explanation or f.title))
+
+
+def _front_head(con: Console, report: Report) -> None:
+    svc = report.service
+    head = Text("svcdoctor ", style="bold")
+    head.append(report.target if svc["type"] == "URL" else f"{svc['type']} {report.target.split(' ', 1)[-1]}",
+                style="bold")
+    con.print(head)
+    con.print(Text(f"source: {report.source}", style="dim"))
+    for line in svc["backends"] or ["no backend"]:
+        con.print(_hanging(1, "→", Text(line, style="dim")))
+
+
+def _service_head(con: Console, report: Report) -> None:
+    svc = report.service
+    head = Text("svcdoctor ", style="bold")
+    head.append(f"Service {report.target}", style="bold")
+    extra = [svc["type"]]
+    if svc.get("selector"):
+        extra.append(f"selector {svc['selector']}")
+    if svc.get("externalName"):
+        extra.append(f"externalName {svc['externalName']}")
+    head.append(f"  ({', '.join(extra)})")
+    con.print(head)
+    con.print(Text(f"source: {report.source}", style="dim"))
+    for line in svc.get("reachedThrough") or []:
+        con.print(Text(f"reached through {line}", style="dim"))
 
 
 def _summary(con: Console, summary: Any) -> None:

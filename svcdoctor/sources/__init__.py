@@ -42,21 +42,24 @@ def _label(obj: Any) -> str:
 
 
 def resolve_target(items: list[Obj], name: str | None, namespace: str | None,
-                   where: str) -> Target:
-    """Find the Service in ``items``; raise NotFoundError with close names otherwise.
+                   where: str, kind: str = "Service") -> Target:
+    """Find the object to diagnose (a Service, or an Ingress or route) in ``items``; raise
+    NotFoundError with close names otherwise. A URL target needs no object of its own.
 
-    Without ``namespace``, a Service name that exists in exactly one namespace is taken
-    from there (offline input often spans every namespace, ``kubectl get -A``)."""
-    services = [o for o in items if o.get("kind") == "Service"]
+    Without ``namespace``, a name that exists in exactly one namespace is taken from there
+    (offline input often spans every namespace, ``kubectl get -A``)."""
+    if kind == "URL":
+        return Target("", name or "", "URL")
+    objs = [o for o in items if o.get("kind") == kind]
     if name is None:
-        raise NotFoundError(f"no Service named; use svc/NAME ({where} holds "
-                            f"{len(services)} Services)")
+        raise NotFoundError(f"no {kind} named; use {'svc' if kind == 'Service' else kind.lower()}/NAME "
+                            f"({where} holds {len(objs)} {kind}s)")
     if namespace is None:
-        homes = sorted({kube.namespace(s) for s in services if kube.name(s) == name})
+        homes = sorted({kube.namespace(s) for s in objs if kube.name(s) == name})
         if len(homes) == 1:
-            return Target(homes[0], name)
+            return Target(homes[0], name, kind)
         if len(homes) > 1:
-            raise NotFoundError(f"Service {name!r} exists in namespaces {', '.join(homes)} "
+            raise NotFoundError(f"{kind} {name!r} exists in namespaces {', '.join(homes)} "
                                 f"in {where}; choose one with -n")
         namespace = "default"
     namespaces = {kube.namespace(o) for o in items if kube.namespace(o)}
@@ -64,20 +67,20 @@ def resolve_target(items: list[Obj], name: str | None, namespace: str | None,
     if namespace not in namespaces:
         raise NotFoundError(f"namespace {namespace!r} not found in {where}"
                             + suggestion(namespace, namespaces))
-    here = [kube.name(s) for s in services if kube.namespace(s) == namespace]
+    here = [kube.name(s) for s in objs if kube.namespace(s) == namespace]
     if name not in here:
-        hint = suggestion(name, here) or services_there(here)
-        raise NotFoundError(f"Service {name!r} not found in namespace {namespace!r} "
+        hint = suggestion(name, here) or services_there(here, kind=kind)
+        raise NotFoundError(f"{kind} {name!r} not found in namespace {namespace!r} "
                             f"in {where}{hint}")
-    return Target(namespace, name)
+    return Target(namespace, name, kind)
 
 
-def services_there(names: list[str], shown: int = 10) -> str:
+def services_there(names: list[str], shown: int = 10, kind: str = "Service") -> str:
     """``"; Services there: a, b (and 38 more)"`` when no name is close enough to suggest."""
     if not names:
         return ""
     more = f" (and {len(names) - shown} more)" if len(names) > shown else ""
-    return f"; Services there: {', '.join(sorted(names)[:shown])}{more}"
+    return f"; {kind}s there: {', '.join(sorted(names)[:shown])}{more}"
 
 
 def build_evidence(items: list[Obj], target: Target, *, collected: set[str],

@@ -200,10 +200,11 @@ def _values(node: Any, path: list[str]) -> Iterator[Any]:
 
 
 def evidence_from_items(items: list[Obj], name: str | None, namespace: str | None, where: str,
-                        gaps: list[Gap] | None = None, observed_at: datetime | None = None) -> Evidence:
+                        gaps: list[Gap] | None = None, observed_at: datetime | None = None,
+                        kind: str = "Service") -> Evidence:
     """Evidence from objects already through :func:`flatten`. Without ``observed_at`` (the
     user's ``--observed-at``) the capture time is estimated, and the report says from what."""
-    target = resolve_target(items, name, namespace, where)
+    target = resolve_target(items, name, namespace, where, kind)
     if observed_at is None:
         observed_at, basis = capture_time(items)
         guess = f"estimated from the newest timestamp in the input ({basis})"

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from .. import kube
 from ..errors import ClusterError, NotFoundError, SvcdoctorError
@@ -42,6 +42,7 @@ RETRIES = 3           # for 429 / 5xx
 MAX_BACKOFF = 4.0     # seconds, also caps Retry-After
 PAGE = 500
 MAX_PAGES = 400       # 200,000 objects of one kind: a bound against a server that never ends
+PLAN_ROUNDS = 4     # plan_reads rounds: each may depend on the previous one's answers
 SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
@@ -301,11 +302,6 @@ def collect(client: Client, target: Target, source_host: str = "", registry: Any
                 gaps.append(Gap(reads[key][2], f"404 Not Found: {exc}", kind))
 
         absent: set[str] = set()
-        # Plugins plan their reads from what phase 1 showed (the Service, its events...).
-        so_far = build_evidence(list(items), target, collected=set(collected),
-                                observed_at=observed_at, source="", gaps=list(gaps))
-        plugin_futures = {kind: (what, pool.submit(listing, path, kind, what))
-                          for kind, path, what in _plugin_reads(registry, so_far)}
         # Phase 2: only what phase 1 showed is needed.
         selector = kube.service_selector(svc)
         later = {}
@@ -329,19 +325,119 @@ def collect(client: Client, target: Target, source_host: str = "", registry: Any
                 gaps.append(Gap(exc.what, exc.message, "" if key == "elsewhere" else "Endpoints"))
             except Missing:
                 collected.add("Endpoints")  # looked, and there is none
-        for kind, (what, fut) in plugin_futures.items():
-            try:
-                items += fut.result()[1]
-                collected.add(kind)
-            except Forbidden as exc:
-                gaps.append(Gap(exc.what, exc.message, kind))
-            except Missing:
-                absent.add(kind)  # that API is not installed in this cluster
+        service_namespaces = _planned_rounds(client, pool, registry, target, items, collected,
+                                             gaps, absent, observed_at)
     evidence = build_evidence(items, target, collected=collected, observed_at=observed_at,
                               source=f"cluster {source_host or client.host} ({client.requests} API requests)",
                               gaps=gaps)
     evidence.absent = absent
+    evidence.service_namespaces = service_namespaces
     return evidence
+
+
+def _planned_rounds(client: Client, pool: ThreadPoolExecutor, registry: Any, target: Target,
+                    items: list[Obj], collected: set[str], gaps: list[Gap], absent: set[str],
+                    observed_at: datetime) -> set[str]:
+    """Plugins plan their reads from what the reads so far showed, round after round (each
+    round's answers may call for the next), until none asks for a path not yet read.
+    Extends ``items``, ``collected``, ``gaps`` and ``absent``; returns the namespaces
+    whose Services were listed in full."""
+    service_namespaces: set[str] = set()
+    done_paths: set[str] = set()
+    for _ in range(PLAN_ROUNDS):
+        so_far = build_evidence(list(items), target, collected=set(collected),
+                                observed_at=observed_at, source="cluster", gaps=list(gaps))
+        so_far.absent, so_far.service_namespaces = set(absent), set(service_namespaces)
+        planned = [r for r in _plugin_reads(registry, so_far) if r[1] not in done_paths]
+        if not planned:
+            break
+        running = []
+        for kind, path, what in planned:
+            done_paths.add(path)
+            base, _, qs = path.partition("?")
+            running.append((kind, base, qs, pool.submit(client.list, base, kind, what, **dict(parse_qsl(qs)))))
+        for kind, base, qs, fut in running:
+            try:
+                objs = fut.result()
+            except Forbidden as exc:
+                # A filtered list (a label or field selector) that fails leaves the kind
+                # itself known; only a full list's failure makes it unverifiable.
+                gaps.append(Gap(exc.what, exc.message, "" if "Selector=" in qs else kind))
+                continue
+            except Missing:
+                absent.add(kind)  # that API is not installed in this cluster
+                continue
+            have = {(o.get("kind"), kube.namespace(o), kube.name(o)) for o in items}
+            items += [o for o in objs if (o.get("kind"), kube.namespace(o), kube.name(o)) not in have]
+            collected.add(kind)
+            if kind == "Service" and base.startswith("/api/v1/namespaces/"):
+                service_namespaces.add(unquote(base.split("/")[4]))
+    return service_namespaces
+
+
+def front_from_cluster(target: Target, *, context: str | None = None, kubeconfig: str | None = None,
+                       timeout: float | None = None, registry: Any = None) -> Evidence:
+    """Evidence for an L7 target: the Ingress or route (GET), or for a URL every Ingress,
+    HTTPRoute and GRPCRoute (LIST, all namespaces), then what the plugins plan from them."""
+    from ..l7 import GATEWAY_GROUP, ROUTE_KINDS
+
+    client, default_ns = connect(context, kubeconfig, timeout)
+    if target.kind != "URL" and not target.namespace:
+        target = Target(default_ns, target.name, target.kind)
+    items: list[Obj] = []
+    collected: set[str] = set()
+    gaps: list[Gap] = []
+    absent: set[str] = set()
+    observed_at = datetime.now(timezone.utc)
+    ns = target.namespace
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        if target.kind == "URL":
+            lists = {"Ingress": "/apis/networking.k8s.io/v1/ingresses",
+                     **{k: f"/apis/{GATEWAY_GROUP}/v1/{ROUTE_KINDS[k]}" for k in ("HTTPRoute", "GRPCRoute")}}
+            futures = {k: pool.submit(client.list, path, k, f"list {k}s in all namespaces")
+                       for k, path in lists.items()}
+            for kind, fut in futures.items():
+                try:
+                    items += fut.result()
+                    collected.add(kind)
+                except Forbidden as exc:
+                    gaps.append(Gap(exc.what, exc.message, kind))
+                except Missing:
+                    absent.add(kind)
+        else:
+            group = "networking.k8s.io" if target.kind == "Ingress" else GATEWAY_GROUP
+            plural = "ingresses" if target.kind == "Ingress" else ROUTE_KINDS[target.kind]
+            path = f"/apis/{group}/v1/namespaces/{quote(ns, safe='')}/{plural}"
+            what = f"get {plural} in namespace {ns}"
+            try:
+                obj = client.get(f"{path}/{quote(target.name, safe='')}", what)
+            except Missing:
+                raise _front_not_found(client, target, path) from None
+            except Forbidden as exc:
+                raise ClusterError(f"not allowed to read {target} ({exc.message}); svcdoctor needs "
+                                   "the read-only role in deploy/rbac.yaml") from None
+            items += conform([{"apiVersion": f"{group}/v1", "kind": target.kind, **obj}],
+                             f"the API server's answer to {what}", lambda i: "")
+            collected.add(target.kind)
+        service_namespaces = _planned_rounds(client, pool, registry, target, items, collected,
+                                             gaps, absent, observed_at)
+    evidence = build_evidence(items, target, collected=collected, observed_at=observed_at,
+                              source=f"cluster {client.host} ({client.requests} API requests)", gaps=gaps)
+    evidence.absent = absent
+    evidence.service_namespaces = service_namespaces
+    return evidence
+
+
+def _front_not_found(client: Client, target: Target, path: str) -> Exception:
+    try:
+        names = [kube.name(o) for o in client.list(path, target.kind, f"list {target.kind}s")]
+    except (Forbidden, Missing) as exc:
+        if isinstance(exc, Missing) and target.kind != "Ingress":
+            return NotFoundError(f"{target.kind} {target.name!r} not found: the Gateway API "
+                                 f"({target.kind}) is not installed in this cluster")
+        names = []
+    hint = suggestion(target.name, names) or services_there(names, kind=target.kind)
+    return NotFoundError(f"{target.kind} {target.name!r} not found in namespace {target.namespace!r}{hint}")
 
 
 def _not_found(client: Client, target: Target) -> Exception:

@@ -56,7 +56,7 @@ SHAPE = {
     "metadata": {"target": {"namespace": shapes.STR, "name": shapes.STR}, "recordedAt": shapes.TIME,
                  "recordedAtGuess": shapes.STR, "recordedBy": shapes.STR, "source": shapes.STR,
                  "description": shapes.STR, "digest": shapes.STR},
-    "collected": [shapes.STR], "absent": [shapes.STR],
+    "collected": [shapes.STR], "absent": [shapes.STR], "serviceNamespaces": [shapes.STR],
     "gaps": [{"what": shapes.STR, "reason": shapes.STR, "kind": shapes.STR}],
     "probes": [PROBE_SHAPE], "probeNote": shapes.STR,
     "expect": {"findings": [shapes.STR], "translation": shapes.STR},
@@ -65,7 +65,10 @@ SHAPE = {
 
 
 def evidence_from_recording(doc: dict[str, Any], where: str, name: str | None = None,
-                            namespace: str | None = None, observed_at: datetime | None = None) -> Evidence:
+                            namespace: str | None = None, observed_at: datetime | None = None,
+                            kind: str = "Service") -> Evidence:
+    """The recorded Service's evidence; with ``kind`` an Ingress, route kind or "URL", the
+    same objects seen from that L7 object in front (``name``, ``namespace``)."""
     if doc.get("apiVersion") != API_VERSION:
         raise SourceError(f"{where}: recording version {doc.get('apiVersion')!r} is not supported "
                           f"(this svcdoctor {__version__} reads {API_VERSION})")
@@ -88,10 +91,14 @@ def evidence_from_recording(doc: dict[str, Any], where: str, name: str | None = 
         raise SourceError(f"{where}: corrupt recording (its items do not match metadata.digest: "
                           "truncated or edited; delete the digest line to accept hand edits)")
     items = conform(doc["items"], where)
-    if name is not None and (name != tgt.name or (namespace or tgt.namespace) != tgt.namespace):
+    if kind != "Service":
+        resolve_target(items, tgt.name, tgt.namespace, where)  # the Service must be in it
+        tgt = resolve_target(items, name, namespace, where, kind)
+    elif name is not None and (name != tgt.name or (namespace or tgt.namespace) != tgt.namespace):
         raise UsageError(f"{where} is a recording of {tgt}, not "
                          f"{namespace or tgt.namespace}/{name}")
-    resolve_target(items, tgt.name, tgt.namespace, where)  # the Service must be in it
+    else:
+        resolve_target(items, tgt.name, tgt.namespace, where)  # the Service must be in it
     recorded = kube.parse_time(meta.get("recordedAt"))
     guess = meta.get("recordedAtGuess", "")
     if observed_at is not None:
@@ -107,6 +114,8 @@ def evidence_from_recording(doc: dict[str, Any], where: str, name: str | None = 
                               probes=doc.get("probes") or [])
     evidence.probe_note = doc.get("probeNote", "")
     evidence.absent = set(doc.get("absent") or [])
+    if "serviceNamespaces" in doc:
+        evidence.service_namespaces = set(doc.get("serviceNamespaces") or [])
     evidence.observed_at_guess = guess
     return evidence
 
@@ -127,6 +136,8 @@ def recording_document(evidence: Evidence, *, source: str, description: str = ""
                            "collected": sorted(evidence.collected), "absent": sorted(evidence.absent),
                            "gaps": [g.to_dict() for g in evidence.gaps],
                            "probes": evidence.probes, "probeNote": evidence.probe_note}
+    if evidence.service_namespaces is not None:
+        doc["serviceNamespaces"] = sorted(evidence.service_namespaces)
     if expect:
         doc["expect"] = expect
     doc["items"] = [redact_object(o) for o in evidence.items if _relevant(o, evidence)]
@@ -139,7 +150,7 @@ def _relevant(obj: dict[str, Any], evidence: Evidence) -> bool:
     if obj.get("kind") != "Event":
         return True
     inv = kube.event_involved(obj)
-    if inv.get("kind") in ("Node", "Namespace"):
+    if inv.get("kind") in ("Node", "Namespace", "Ingress", "Gateway") or str(inv.get("kind", "")).endswith("Route"):
         return True
     if inv.get("kind") == "Service":
         return inv.get("name") == evidence.target.name
