@@ -77,12 +77,12 @@ def manual_slice(name: str, ns: str, service_label: str, address: str) -> str:
 def post_event(cp: Any, ns: str, kind: str, name: str, *, reason: str, message: str, count: int,
                span_s: int, component: str, type_: str = "Warning", host: str = "", ago_s: int = 0) -> None:
     """Post the core/v1 Event a component would (kwok runs no kubelet and no cloud controller)."""
-    resource = {"Pod": "pod", "Service": "service"}[kind]
+    resource = {"Pod": "pod", "Service": "service", "Ingress": "ingress"}[kind]
     obj = json.loads(cp.kubectl("-n", ns, "get", resource, name, "-o", "json").stdout)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(seconds=ago_s)
     first = now - dt.timedelta(seconds=span_s)
     stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
-    involved = {"apiVersion": "v1", "kind": kind, "name": name, "namespace": ns,
+    involved = {"apiVersion": obj.get("apiVersion", "v1"), "kind": kind, "name": name, "namespace": ns,
                 "uid": obj["metadata"]["uid"], "resourceVersion": obj["metadata"]["resourceVersion"]}
     if kind == "Pod":
         involved["fieldPath"] = f"spec.containers{{{obj['spec']['containers'][0]['name']}}}"
@@ -918,6 +918,11 @@ from crowded_scenarios import CROWDED, FLEET_SCENARIOS, prepare_crowded, prepare
 SCENARIOS += CROWDED + FLEET_SCENARIOS
 CLUSTERS["crowded"] = prepare_crowded
 CLUSTERS["fleet"] = prepare_fleet
+
+import l7_scenarios  # noqa: E402  (needs the helpers above)
+
+CLUSTERS["l7"] = l7_scenarios.prepare
+SCENARIOS += l7_scenarios.SCENARIOS
 
 BY_NAME = {s.name: s for s in SCENARIOS}
 

@@ -180,7 +180,7 @@ def describe_condition(c: Obj | None) -> str:
     if c.get("reason"):
         text += f" ({c['reason']})"
     if c.get("message"):
-        text += f": {c['message']}"
+        text += ": " + str(c["message"]).rstrip(".")
     return text
 
 
