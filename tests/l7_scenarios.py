@@ -161,6 +161,27 @@ CONTROLLERS = textwrap.dedent("""\
       listeners:
       - {name: http, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
     ---
+    apiVersion: gateway.networking.k8s.io/v1
+    kind: GatewayClass
+    metadata: {name: cilium}
+    spec: {controllerName: io.cilium/gateway-controller}
+    ---
+    apiVersion: gateway.networking.k8s.io/v1
+    kind: Gateway
+    metadata: {name: internal, namespace: infra}
+    spec:
+      gatewayClassName: cilium
+      listeners:
+      - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
+    ---
+    apiVersion: gateway.networking.k8s.io/v1
+    kind: Gateway
+    metadata: {name: staging, namespace: infra}
+    spec:
+      gatewayClassName: envoy
+      listeners:
+      - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
+    ---
     apiVersion: apps/v1
     kind: Deployment
     metadata: {name: envoy-infra-public, namespace: envoy-gateway-system,
@@ -314,6 +335,13 @@ SCENARIOS = [
              setup=_routes(("inventory", "infra/public", (), ("False", "BackendNotFound", "Service l7-stock/inventroy not found")),
                            ("pricing", "infra/public", (), ()), ns_labels={"gateway-access": "true"}, wait=6),
              cluster="l7"),
+    Scenario("l7-route-missing-gateway",
+             "HTTPRoute tickets names Gateway infra/pubic (a typo of public); no Gateway of that name exists, "
+             "so no controller ever writes the route's status.",
+             "l7-tickets", "tickets", [*app("tickets", "l7-tickets"),
+                                        httproute("tickets", "l7-tickets", ("infra", "pubic"), ["tickets.shop.example"],
+                                                  [("/", [{"name": "tickets", "port": 80}])])],
+             ["route-not-accepted"], cluster="l7"),
     Scenario("l7-route-ref-not-permitted",
              "HTTPRoute pay in l7-checkout sends /pay to Service payments in l7-billing; the ReferenceGrant "
              "there admits routes from l7-legacy only.",
@@ -341,13 +369,42 @@ SCENARIOS = [
 ]
 
 
+def _class_silent(cp: Any, sc: Scenario) -> None:
+    """Cilium is not installed: GatewayClass cilium keeps the apiserver's default status
+    (Accepted Unknown, "Waiting for controller"); wait until it is past svcdoctor's grace."""
+    _wait_ready(cp, sc, 2)
+    made = json.loads(cp.kubectl("get", "gatewayclass", "cilium", "-o", "json").stdout)["metadata"]["creationTimestamp"]
+    born = dt.datetime.fromisoformat(made.replace("Z", "+00:00"))
+    cp.wait_until(lambda: (dt.datetime.now(dt.timezone.utc) - born).total_seconds() > 62, timeout=90,
+                  what="GatewayClass cilium older than the grace")
+
+
+SCENARIOS += [
+    Scenario("l7-gateway-class-missing",
+             "HTTPRoute docs attaches to Gateway infra/staging, whose GatewayClass envoy does not exist "
+             "(the installed class is eg).",
+             "l7-docs", "docs", [*app("docs", "l7-docs"),
+                                  httproute("docs", "l7-docs", ("infra", "staging"), ["docs.shop.example"],
+                                            [("/", [{"name": "docs", "port": 80}])])],
+             ["gateway-not-programmed"], cluster="l7"),
+    # Last of the cluster: it waits for GatewayClass cilium (created with the cluster) to age.
+    Scenario("l7-gateway-no-controller",
+             "HTTPRoute media attaches to Gateway infra/internal of GatewayClass cilium; Cilium is not "
+             "installed, so nobody accepts the class or programs the Gateway.",
+             "l7-media", "media", [*app("media", "l7-media"),
+                                    httproute("media", "l7-media", ("infra", "internal"), ["media.shop.example"],
+                                              [("/", [{"name": "media", "port": 80}])])],
+             ["gateway-not-programmed"], setup=_class_silent, cluster="l7"),
+]
+
+
 # Which scenario each new finding ID is shown by (also checked by tests/test_l7.py).
 SHOWN_BY = {
     "ingress-backend-port-not-found": "l7-ingress-wrong-port",
     "ingress-backend-not-found": "l7-ingress-other-namespace",
     "ingress-class-unclaimed": "l7-ingress-unclaimed",
     "ingress-controller-rejected": "l7-ingress-aws-rejected",
-    "route-not-accepted": "l7-route-not-allowed",
+    "route-not-accepted": "l7-route-not-allowed",  # and l7-route-missing-gateway
     "route-backend-not-found": "l7-route-backend-typo",
     "route-ref-not-permitted": "l7-route-ref-not-permitted",
     "route-backend-port-not-found": "l7-route-wrong-port",

@@ -43,6 +43,7 @@ class Parent:
     port: int | None
     gateway: Obj | None       # None when no such Gateway was collected
     status: Obj | None        # the route's status.parents[] entry for it, if any
+    index: int = 0            # its place in spec.parentRefs
 
     @property
     def ref(self) -> str:
@@ -54,7 +55,7 @@ def parents(route: Obj, gateways: list[Obj]) -> list[Parent]:
     by_name = {(kube.namespace(g), kube.name(g)): g for g in gateways}
     statuses = (route.get("status") or {}).get("parents") or []
     out = []
-    for p in (route.get("spec") or {}).get("parentRefs") or []:
+    for i, p in enumerate((route.get("spec") or {}).get("parentRefs") or []):
         if (p.get("kind") or "Gateway") != "Gateway" or (p.get("group") or GATEWAY_GROUP) != GATEWAY_GROUP:
             continue  # a ListenerSet or a mesh Service parent: not svcdoctor's business here
         pns, pname = str(p.get("namespace") or ns), str(p.get("name") or "")
@@ -64,7 +65,7 @@ def parents(route: Obj, gateways: list[Obj]) -> list[Parent]:
                    and str((s.get("parentRef") or {}).get("namespace") or ns) == pns
                    and str((s.get("parentRef") or {}).get("sectionName") or "") == section), None)
         out.append(Parent(pns, pname, section, p.get("port") if isinstance(p.get("port"), int) else None,
-                          by_name.get((pns, pname)), st))
+                          by_name.get((pns, pname)), st, i))
     return out
 
 

@@ -187,6 +187,7 @@ def check_controller_events(ev: Evidence) -> Iterator[Finding]:
             if entry is not None:
                 facts.update(cause_facts(entry, {**facts, "namespace": kube.namespace(ing)}))
                 facts["provider"] = entry.get("provider")
+                facts["cause_id"] = entry["id"]
             else:
                 facts["unknown"] = "yes"
                 facts["cause_title"] = e.get("reason") or "an unrecognised warning"

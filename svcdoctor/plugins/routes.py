@@ -85,26 +85,32 @@ def check_attachment(ev: Evidence) -> Iterator[Finding]:
             acc = gw.condition(parent.status, "Accepted")
             reason, words = _why_detached(ev, route, parent)
             facts = {"route": kube.name(route), "route_kind": route.get("kind"),
+                     "route_kind_lower": str(route.get("kind", "")).lower(),
                      "route_namespace": kube.namespace(route), "parent": parent.ref,
                      "gateway": parent.name, "gateway_namespace": parent.namespace}
             refs = [Ref.field(route, "spec.parentRefs", f"{parent.namespace}/{parent.name}"
                               + (f" sectionName {parent.section}" if parent.section else ""))]
             if parent.gateway is None and ev.was_collected("Gateway"):
                 here = [kube.name(g) for g in gateways if kube.namespace(g) == parent.namespace]
+                closest = similar.clear_winner(similar.rank(parent.name, here))
                 facts.update(reason="NoMatchingParent", computed=f"Gateway {parent.namespace}/{parent.name} does not exist",
-                             closest=similar.clear_winner(similar.rank(parent.name, here)),
-                             gateways_there=", ".join(sorted(here)) or "none")
+                             closest=closest, missing="yes", gateways_there=", ".join(sorted(here)) or "none",
+                             patch=_json([{"op": "replace", "path": f"/spec/parentRefs/{parent.index}/name",
+                                           "value": closest}]) if closest else None)
             elif gw.is_false(acc):
                 facts.update(reason=acc.get("reason"), message=acc.get("message"), computed=words or None)
                 refs.append(Ref("field", rref, f"{rref} status.parents[{parent.ref}]: {gw.describe_condition(acc)}",
                                 {"field": "status.parents.conditions", "value": acc}))
             elif words:
-                facts.update(reason=reason, computed=words, no_status="yes" if acc is None else None)
-            elif parent.status is None and parent.gateway is not None and _old(ev, route):
+                facts.update(reason=reason, computed=words)
+            elif (parent.status is None and parent.gateway is not None and _old(ev, route)
+                  and gw.is_true(gw.condition(parent.gateway.get("status"), "Programmed"))):
+                # (a Gateway nobody programs explains the silence: gateway-not-programmed)
                 facts.update(reason="no status", silent="yes",
                              controller=_class_controller(ev, parent.gateway))
             else:
                 continue
+            facts["present"] = "yes" if parent.gateway is not None else None
             if parent.gateway is not None:
                 refs.append(Ref("field", kube.ref(parent.gateway), f"{kube.ref(parent.gateway)} listeners: "
                                 + "; ".join(_listener_line(x) for x in gw.listeners(parent.gateway))))
