@@ -299,9 +299,9 @@ def _diagnose_chain(args: argparse.Namespace, kind: str, name: str, namespace: s
         if not _cluster_configured(args):
             raise ClusterError("no cluster configured: no kubeconfig (KUBECONFIG, ~/.kube/config) and "
                                "not running in a pod; use --kubeconfig, or --from FILE for offline input")
-        front = collect.front(kind, name, namespace, context=args.context, kubeconfig=args.kubeconfig,
-                              timeout=args.request_timeout)
         options = _probe_options(args)
+        front = collect.front(kind, name, namespace, context=args.context, kubeconfig=args.kubeconfig,
+                              timeout=args.request_timeout, probe=options)
 
         def backend(n: str, ns: str) -> Evidence:
             return collect.live(n, ns, context=args.context, kubeconfig=args.kubeconfig,

@@ -41,16 +41,18 @@ def offline(path: str | Path, name: str | None, namespace: str | None,
 
 
 def front(kind: str, name: str, namespace: str | None, *, context: str | None = None,
-          kubeconfig: str | None = None, timeout: float | None = None) -> Evidence:
-    """Evidence for an Ingress, a route or a URL from the cluster (no probes: those run
-    for each backend Service)."""
-    from . import registry
+          kubeconfig: str | None = None, timeout: float | None = None,
+          probe: probes.ProbeOptions | None = None) -> Evidence:
+    """Evidence for an Ingress, a route or a URL from the cluster, then an HTTP probe of
+    the Ingress / Gateway addresses its status gives (unless ``probe.enabled`` is False)."""
+    from . import probing, registry
     from .sources.live import front_from_cluster
     from .target import Target
 
     evidence = front_from_cluster(Target(namespace or "", name, kind), context=context,
                                   kubeconfig=kubeconfig, timeout=timeout, registry=registry.default())
     _check_url(evidence)
+    probing.probe(evidence, registry.default(), probe or probes.ProbeOptions())
     return evidence
 
 

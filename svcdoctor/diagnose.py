@@ -9,6 +9,7 @@ from . import registry as registry_mod
 from .errors import UsageError
 from .evidence import Evidence
 from .findings import Finding, Ref, Severity
+from .l7 import answers
 from .wording import Playbooks
 from .report import Report, describe_probes, describe_service, rank, verdict
 from .similar import suggestion
@@ -57,5 +58,8 @@ def diagnose(evidence: Evidence, *, playbooks: Playbooks | None = None,
     ranked = rank([f for f in findings if f.id != COULD_NOT_VERIFY])
     unknown = [f for f in findings if f.id == COULD_NOT_VERIFY]
     service = describe_service(evidence)
+    probes = describe_probes(evidence)
+    l7 = answers.compare(evidence.probe_results, ranked)
     return Report(str(evidence.target), evidence.source, service, ranked,
-                  verdict(str(evidence.target), ranked, service), unknown, describe_probes(evidence))
+                  verdict(str(evidence.target), ranked, service), unknown,
+                  f"{probes} — {l7}" if l7 else probes)

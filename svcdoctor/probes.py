@@ -9,6 +9,7 @@ Outcomes (what a client sees, see failure-modes §1):
     refused     RST or ICMP port-unreachable: nothing listens, or a REJECT rule
     timeout     no answer at all: a DROP rule, a firewall, a dead host
     no-route    ICMP host-prohibited / EHOSTUNREACH: a host firewall's REJECT
+    tls-error   the TLS handshake failed (an L7 probe to an HTTPS listener)
     unreachable ENETUNREACH: no route to that network from here
     nxdomain / servfail / no-answer   DNS
     error       anything else (with the error text)
@@ -42,7 +43,8 @@ SHAPE = {
     "detail": {"status": shapes.INT, "localEndpoints": shapes.INT, "serviceProxyHealthy": shapes.BOOL,
                "service": shapes.STR, "body": shapes.STR, "answers": [shapes.STR],
                "canonicalName": shapes.STR, "error": shapes.STR, "reason": shapes.STR,
-               "phase": shapes.STR},
+               "phase": shapes.STR, "scheme": shapes.STR, "hostHeader": shapes.STR, "via": shapes.STR,
+               "server": shapes.STR},
 }
 
 
@@ -72,6 +74,8 @@ class Probe:
 
     def describe(self) -> str:
         """One line for evidence: 'NodePort 127.0.0.11:30080 on node-a: timeout after 2000 ms'."""
+        if self.purpose == "l7":
+            return self._describe_l7()
         what = {"nodeport": "NodePort", "health-check": "health check",
                 "lb": "load balancer", "external-name": "DNS"}.get(self.purpose, self.purpose)
         where = f" on {self.node}" if self.node else ""
@@ -88,6 +92,21 @@ class Probe:
             text += f" from {self.source}"
         if self.latency_ms is not None:
             text += f" after {self.latency_ms:.0f} ms" if self.outcome in ("timeout",) else f" ({self.latency_ms:.0f} ms)"
+        return text
+
+
+    def _describe_l7(self) -> str:
+        """'Ingress shop/web: GET http://127.0.0.40:80/cart Host cart.shop.example → HTTP 503 (…)'."""
+        host = f" Host {self.detail['hostHeader']}" if self.detail.get("hostHeader") else ""
+        text = f"{self.detail.get('via', 'L7')}: GET {self.target}{host} → "
+        if "status" in self.detail:
+            from .l7.answers import meaning
+
+            text += f"HTTP {self.detail['status']} ({meaning(self.detail['status'])})"
+        else:
+            text += self.outcome + (f": {self.detail['error']}" if self.detail.get("error") else "")
+        if self.latency_ms is not None:
+            text += f" after {self.latency_ms:.0f} ms" if self.outcome == "timeout" else f" ({self.latency_ms:.0f} ms)"
         return text
 
 
@@ -216,6 +235,8 @@ async def _http(p: Probe, timeout: float) -> None:
     """kube-proxy's health check: GET /healthz; read status, localEndpoints, serviceProxyHealthy."""
     import httpx
 
+    if p.purpose == "l7":
+        return await _l7(p, timeout)
     p.source = source_address(p.host, p.port)
     url = f"http://{_bracket(p.host)}:{p.port}{p.path or '/healthz'}"
     try:
@@ -230,6 +251,39 @@ async def _http(p: Probe, timeout: float) -> None:
         return
     p.outcome = "open"
     p.detail = {**p.detail, **health_detail(resp.status_code, resp.text)}
+
+
+async def _l7(p: Probe, timeout: float) -> None:
+    """An Ingress / Gateway address with the rule's Host header (and SNI for HTTPS): what a
+    user's browser would get. Certificates are not verified: the question is what the
+    proxy answers, not whether this machine trusts it."""
+    import ssl
+
+    import httpx
+
+    p.source = source_address(p.host, p.port)
+    scheme = p.detail.get("scheme", "http")
+    url = f"{scheme}://{_bracket(p.host)}:{p.port}{p.path or '/'}"
+    host = p.detail.get("hostHeader") or ""
+    headers = {"Host": host} if host else {}
+    extensions = {"sni_hostname": host} if host and scheme == "https" else {}
+    try:
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False, verify=False,
+                                     follow_redirects=False) as client:
+            resp = await client.get(url, headers=headers, extensions=extensions)
+    except httpx.HTTPError as exc:
+        if isinstance(exc, httpx.ConnectError) and isinstance(exc.__cause__ or exc.__context__, ssl.SSLError):
+            p.outcome, p.detail = "tls-error", {**p.detail, "error": str(exc)[:200]}
+            return
+        p.outcome = classify(exc)
+        if isinstance(exc, httpx.ReadTimeout):
+            p.outcome, p.detail = "timeout", {**p.detail, "phase": "connected, no HTTP answer"}
+        elif p.outcome == "error":
+            p.detail = {**p.detail, "error": str(exc)[:200]}
+        return
+    p.outcome = "open"
+    p.detail = {**p.detail, "status": resp.status_code, "body": resp.text[:200],
+                **({"server": resp.headers["server"][:80]} if resp.headers.get("server") else {})}
 
 
 def health_detail(status: int, text: str) -> dict[str, Any]:

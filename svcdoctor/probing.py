@@ -10,8 +10,13 @@ from .registry import Registry
 
 
 def allowed_targets(evidence: Evidence) -> set[str]:
-    """Every address the Service's own evidence names: nodes, LB status, ExternalName."""
-    allowed: set[str] = set()
+    """Every address the Service's own evidence names: nodes, LB status, ExternalName, and
+    the Ingress / Gateway status addresses of the L7 hop in focus."""
+    from .l7.addresses import addresses
+
+    allowed: set[str] = addresses(evidence)
+    if evidence.target.kind != "Service":
+        return allowed
     for node in evidence.nodes.values():
         for addr in (node.get("status") or {}).get("addresses") or []:
             if addr.get("address"):
@@ -37,7 +42,7 @@ def probe(evidence: Evidence, registry: Registry, options: ProbeOptions) -> None
         host = p.host or p.target
         if host not in allowed:
             raise UsageError(f"a plugin planned a probe to {host!r}, which is not an address of "
-                             f"{kube.ref(evidence.service)}; refused")
+                             f"{evidence.target}; refused")
         planned.append(p)
 
     registry.pm.hook.plan_probes(evidence=evidence, plan=plan, options=options)

@@ -122,10 +122,11 @@ def describe_probes(evidence: Evidence) -> str:
     if not results:
         return evidence.probe_note
     names = {"nodeport": "NodePort", "health-check": "health check", "lb": "load balancer",
-             "external-name": "DNS"}
+             "external-name": "DNS", "l7": "Ingress/Gateway"}
     groups: dict[str, list[str]] = {}
     for p in results:
-        groups.setdefault(names.get(p.purpose, p.purpose), []).append(p.outcome)
+        outcome = f"HTTP {p.detail['status']}" if p.purpose == "l7" and "status" in p.detail else p.outcome
+        groups.setdefault(names.get(p.purpose, p.purpose), []).append(outcome)
     parts = []
     for name, outcomes in groups.items():
         counts = ", ".join(f"{outcomes.count(o)} {o}" for o in sorted(set(outcomes)))

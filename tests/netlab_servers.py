@@ -23,6 +23,10 @@ SIGTERM instead). Listener specs (``kind`` plus fields):
   kube-proxy's per-Service health check server (pkg/proxy/healthcheck/service_health.go).
 * ``dns``      ip, port, records {name: [ip...]}, cnames {name: target}: authoritative
   DNS over UDP and TCP (dnspython), NXDOMAIN for unknown names.
+* ``ingress``  ip, port, server ("nginx" | "envoy"), hosts {host: status}: an Ingress
+  controller's or Gateway's data plane by Host header: the status given for a known host
+  (200 "backend", 503 / 500 / 502 with that proxy's error page), and for any other host
+  the default backend's 404 (ingress-nginx) or Envoy's 404 (no route).
 
 Nothing here dials anything but the configured backends (loopback inside the lab).
 """
@@ -117,7 +121,8 @@ async def _serve_http(handler: Handler, reader: asyncio.StreamReader, writer: as
             if req is None:
                 break
             method, target, version, headers = req
-            resp = handler(method, target)
+            resp = handler(method, target, headers) if getattr(handler, "wants_headers", False) \
+                else handler(method, target)
             keep_alive = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
             lines = [f"{version} {resp.status} {resp.reason}"]
             lines += [f"{k}: {v}" for k, v in resp.headers]
@@ -138,6 +143,32 @@ async def _serve_http(handler: Handler, reader: asyncio.StreamReader, writer: as
         with contextlib.suppress(Exception):
             writer.close()
             await writer.wait_closed()
+
+
+_NGINX_PAGE = ("<html>\r\n<head><title>{code} {text}</title></head>\r\n<body>\r\n"
+               "<center><h1>{code} {text}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+_REASONS = {200: "OK", 404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway",
+            503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
+
+
+def ingress_handler(state: dict[str, Any]) -> Handler:
+    """ingress-nginx answers with its HTML error pages (503 "Service Temporarily Unavailable",
+    the default backend's 404); Envoy with empty bodies and ``server: envoy``."""
+    def handle(method: str, target: str, headers: dict[str, str]) -> Response:
+        host = headers.get("host", "").split(":")[0].lower()
+        code = int(state["hosts"].get(host, 404))
+        server = state.get("server", "nginx")
+        if code == 200:
+            body = f"backend for {host}".encode()
+        elif server == "nginx":
+            body = _NGINX_PAGE.format(code=code, text=_REASONS.get(code, "Error")).encode()
+        else:
+            body = b""
+        reason = _REASONS.get(code, "Error") if server == "nginx" else {503: "Service Unavailable"}.get(code, _REASONS.get(code, "Error"))
+        return Response(code, reason, [("Content-Type", "text/html"), ("Server", server)], body)
+
+    handle.wants_headers = True  # type: ignore[attr-defined]
+    return handle
 
 
 def backend_handler(ip: str, port: int) -> Handler:
@@ -400,6 +431,13 @@ class Servers:
                 }
                 handler = health_handler(lst.state)
                 srv = await self._tcp(lambda r, w: _serve_http(handler, r, w), ip, port)
+                lst.port = srv.sockets[0].getsockname()[1]
+                lst.closers.append(srv.close)
+            elif kind == "ingress":
+                lst.state = {"hosts": {str(k).lower(): int(v) for k, v in (spec.get("hosts") or {}).items()},
+                             "server": str(spec.get("server") or "nginx")}
+                handler = ingress_handler(lst.state)
+                srv = await self._tcp(lambda r, w: _serve_http(handler, r, w), ip, port or 80)
                 lst.port = srv.sockets[0].getsockname()[1]
                 lst.closers.append(srv.close)
             elif kind == "dns":

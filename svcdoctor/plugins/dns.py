@@ -22,6 +22,8 @@ def _external_name(ev: Evidence) -> str:
 
 @hookimpl
 def plan_probes(evidence: Evidence, plan, options: ProbeOptions) -> None:
+    if evidence.target.kind != "Service":
+        return
     name = _external_name(evidence)
     if kube.service_type(evidence.service) == "ExternalName" and name and not is_ip(name):
         plan(Probe("dns", "external-name", name, host=name))

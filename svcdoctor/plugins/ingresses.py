@@ -11,6 +11,7 @@ from typing import Any, Iterator
 from svcdoctor import hookimpl, kube, similar, tables
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
+from svcdoctor.l7.answers import with_probes
 from svcdoctor.l7 import TARGETS, classes, hops
 from svcdoctor.l7.refs import BackendRef, ingress_port_matches, port_value, suggested_port
 from svcdoctor.wording import cause_facts
@@ -208,7 +209,7 @@ def _consequence(ev: Evidence, entry: dict | None, groups: dict, ing: dict) -> A
 
 @hookimpl
 def register_checks(register: Any) -> None:
-    register(check_backends, emits=("ingress-backend-not-found", "ingress-backend-port-not-found"),
+    register(with_probes(check_backends), emits=("ingress-backend-not-found", "ingress-backend-port-not-found"),
              targets=TARGETS)
-    register(check_class, emits=("ingress-class-unclaimed",), targets=TARGETS)
-    register(check_controller_events, emits=("ingress-controller-rejected",), targets=TARGETS)
+    register(with_probes(check_class), emits=("ingress-class-unclaimed",), targets=TARGETS)
+    register(with_probes(check_controller_events), emits=("ingress-controller-rejected",), targets=TARGETS)

@@ -27,6 +27,9 @@ from svcdoctor.l7.refs import fronts
 from svcdoctor.l7 import gateway as gw
 
 GW = f"/apis/{GATEWAY_GROUP}/v1/"
+# Namespaces whose Services are listed to tell a missing backend from one not looked at;
+# a reference into a namespace beyond these stays unverified (never "missing").
+MAX_SERVICE_LISTS = 3
 # The label the Ingress controllers' Helm charts and manifests put on their pods.
 CONTROLLER_SELECTOR = "app.kubernetes.io/name in ({})".format(
     ",".join(sorted({n for c in CONTROLLERS for n in c.pod_names} | {"envoy"})))
@@ -80,7 +83,9 @@ def plan_reads(evidence: Any, read: Callable[..., None]) -> None:
         if not _looked(ev, "Namespace") and _selector_listeners(ev):
             read("Namespace", "/api/v1/namespaces", "list Namespaces")
     listed = ev.service_namespaces or set()
-    for ns in sorted({r.namespace for r in refs if not _known(ev, r)} - listed):
+    unknown = sorted({r.namespace for r in refs if not _known(ev, r)} - listed)
+    home = ev.target.namespace if ev.target.kind == "Service" else ""
+    for ns in sorted(unknown, key=lambda n: (n != home, n))[:MAX_SERVICE_LISTS - len(listed)]:
         read("Service", f"/api/v1/namespaces/{quote(ns, safe='')}/services", f"list services in namespace {ns}")
 
 

@@ -26,6 +26,8 @@ def _ingress(ev: Evidence) -> list[dict]:
 
 @hookimpl
 def plan_probes(evidence: Evidence, plan, options: ProbeOptions) -> None:
+    if evidence.target.kind != "Service":
+        return
     if kube.service_type(evidence.service) != "LoadBalancer":
         return
     for ing in _ingress(evidence):

@@ -168,6 +168,8 @@ def _selects(adv: dict, pool_name: str, pools: dict[str, dict]) -> bool | None:
 def plan_reads(evidence: Evidence, read) -> None:
     """Pending: the pools (MetalLB installed? which pool could serve it?). Allocated by MetalLB,
     with ready endpoints and no announcement: the advertisements. Otherwise nothing."""
+    if evidence.target.kind != "Service":
+        return
     ev = evidence
     if kube.service_type(ev.service) != "LoadBalancer":
         return

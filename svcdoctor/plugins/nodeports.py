@@ -20,6 +20,8 @@ def register_checks(register) -> None:
 
 @hookimpl
 def plan_probes(evidence: Evidence, plan, options: ProbeOptions) -> None:
+    if evidence.target.kind != "Service":
+        return
     if kube.service_type(evidence.service) not in ("NodePort", "LoadBalancer"):
         return
     nodes = nodes_to_probe(evidence, options)

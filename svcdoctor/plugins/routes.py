@@ -12,6 +12,7 @@ from typing import Any, Iterator
 from svcdoctor import hookimpl, kube, similar
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
+from svcdoctor.l7.answers import with_probes
 from svcdoctor.l7 import GATEWAY_GROUP, TARGETS, hops
 from svcdoctor.l7 import gateway as gw
 from svcdoctor.l7.refs import BackendRef, suggested_port
@@ -258,7 +259,7 @@ def _not_permitted(ev: Evidence, r: BackendRef, base: dict, grants: list[dict], 
 
 @hookimpl
 def register_checks(register: Any) -> None:
-    register(check_attachment, emits=("route-not-accepted",), targets=TARGETS)
-    register(check_gateways, emits=("gateway-not-programmed",), targets=TARGETS)
-    register(check_backends, emits=("route-backend-not-found", "route-ref-not-permitted",
+    register(with_probes(check_attachment), emits=("route-not-accepted",), targets=TARGETS)
+    register(with_probes(check_gateways), emits=("gateway-not-programmed",), targets=TARGETS)
+    register(with_probes(check_backends), emits=("route-backend-not-found", "route-ref-not-permitted",
                                      "route-backend-port-not-found"), targets=TARGETS)

@@ -27,6 +27,8 @@ def register_checks(register) -> None:
 
 @hookimpl
 def plan_probes(evidence: Evidence, plan, options: ProbeOptions) -> None:
+    if evidence.target.kind != "Service":
+        return
     hc = (evidence.service.get("spec") or {}).get("healthCheckNodePort")
     if not hc or not _local(evidence):
         return
