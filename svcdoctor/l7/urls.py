@@ -115,10 +115,8 @@ def ingress_matches(ing: Obj, url: URL) -> list[Match]:
             out.append(Match(ing, mine, (hr, *pr),
                              f"host {rule.get('host') or '*'}, path {p.get('path') or '/'} ({kind})"))
     if not out and spec.get("defaultBackend"):
-        mine = tuple(r for r in refs if r.default)
-        if not (spec.get("rules") or []) or any(_host_rank(str(r.get("host") or ""), url.host)
-                                                 for r in spec.get("rules") or []):
-            out.append(Match(ing, mine, (0, 0, 0), "default backend"))
+        # "requests that don't match any rule": any host, any path (a catch-all)
+        out.append(Match(ing, tuple(r for r in refs if r.default), (0, 0, 0), "default backend"))
     return out
 
 
