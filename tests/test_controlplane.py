@@ -86,6 +86,97 @@ def test_scenario_diagnosed_live(clusters, ran, name):
     assert int(doc["source"].rsplit("(", 1)[1].split()[0]) <= budget(sc), doc["source"]
 
 
+# --- the L7 hop, live (cluster "l7": Gateway API CRDs from the upstream module) ---------
+
+L7_LIVE = [
+    ("l7-ingress-wrong-port", ["ingress/cart", "-n", "l7-store"], ["ingress-backend-port-not-found"], ["l7-store/cart"]),
+    ("l7-ingress-unclaimed", ["ingress/blog", "-n", "l7-blog"], ["ingress-class-unclaimed"], ["l7-blog/blog"]),
+    ("l7-ingress-aws-rejected", ["https://api.shop.example/v1"],
+     ["ingress-backend-port-not-found", "ingress-controller-rejected"], ["l7-aws/api"]),
+    ("l7-route-ref-not-permitted", ["httproute/pay", "-n", "l7-checkout"], ["route-ref-not-permitted"],
+     ["l7-billing/payments"]),
+    ("l7-route-backend-typo", ["http://stock.shop.example/stock/42"], ["route-backend-not-found"], []),
+    ("l7-route-not-allowed", ["httproute/news", "-n", "l7-news"], ["route-not-accepted"], ["l7-news/news"]),
+    ("l7-route-healthy", ["http://orders.shop.example/"], [], ["l7-orders/orders"]),
+]
+
+
+@pytest.mark.parametrize("name,target,front,backends", L7_LIVE, ids=[t[0] + ":" + t[1][0] for t in L7_LIVE])
+def test_l7_targets_live(clusters, ran, name, target, front, backends):
+    sc = ran(name)
+    plane = clusters("l7")
+    proc = svcdoctor("diagnose", *target, "-o", "json", "--no-probe", kubeconfig=plane.kubeconfig)
+    assert "Traceback" not in proc.stderr and proc.returncode in (0, 1, 2), proc.stderr
+    report = json.loads(proc.stdout)
+    assert sorted(f["id"] for f in report["findings"] if f["id"] != "could-not-verify") == sorted(front)
+    assert [b["target"] for b in report.get("backends", [])] == backends
+    assert not [f for f in report["findings"] if f["id"] == "could-not-verify"]
+    for b in report.get("backends", []):  # each backend diagnosed as a Service, like svc/NAME
+        assert sorted(f["id"] for f in b["findings"] if f["id"] != "could-not-verify") == \
+            sorted(i for i in sc.expect if not i.startswith(("ingress-", "route-", "gateway-")))
+    assert proc.returncode == (2 if front or any(b["exitCode"] == 2 for b in report.get("backends", [])) else 0)
+
+
+def test_l7_reader_role_reads_everything_within_the_budget(clusters, ran, tmp_path):
+    """The shipped role covers the L7 kinds: every L7 scenario diagnoses complete (no 403),
+    read-only; a Service nobody routes to costs only the lookups, the rest only when needed."""
+    names = [s.name for s in scenarios.SCENARIOS if s.cluster == "l7"]
+    for name in names:
+        ran(name)
+    plane = clusters("l7")
+    plane.create_namespace("l7-plain")
+    plane.kubectl("apply", "-f", "-", input="\n---\n".join(
+        [scenarios.deployment("plain", "l7-plain", {"app": "plain"}), scenarios.service("plain", "l7-plain", {"app": "plain"})]))
+    plane.kubectl("apply", "-f", str(ROOT / "deploy" / "rbac.yaml"))
+    token = plane.create_token("svcdoctor", "svcdoctor", create_service_account=False)
+    kubeconfig = plane.kubeconfig_for_token(token, tmp_path / "kubeconfig")
+    for name in names:
+        sc = scenarios.BY_NAME[name]
+        before = len(plane.audit_events(user=SA_USER))
+        proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json", "--no-probe",
+                         kubeconfig=kubeconfig)
+        assert ids(proc) == sorted(sc.expect), name
+        assert "403" not in proc.stdout
+        requests = plane.audit_events(user=SA_USER)[before:]
+        assert len(requests) <= budget(sc) and {e["verb"] for e in requests} <= {"get", "list"}, name
+    plane.wait_until(lambda: scenarios._all_pods_running(plane, scenarios.Scenario(
+        "p", "", "l7-plain", "plain", [], [])), timeout=60, what="plain running")
+    before = len(plane.audit_events(user=SA_USER))
+    proc = svcdoctor("diagnose", "svc/plain", "-n", "l7-plain", "-o", "json", "--no-probe", kubeconfig=kubeconfig)
+    assert ids(proc) == []
+    uris = [e["requestURI"].split("?")[0] for e in plane.audit_events(user=SA_USER)[before:]]
+    # the first round (6), the two lookups, the four route lists (a GatewayClass exists): nothing else
+    assert len(uris) <= 12, uris
+    assert "/apis/networking.k8s.io/v1/ingresses" in uris and "/apis/gateway.networking.k8s.io/v1/httproutes" in uris
+    assert not [u for u in uris if u.endswith(("ingressclasses", "gateways", "referencegrants", "/services"))], uris
+    assert plane.mutating_requests(SA_USER) == []
+
+
+def test_l7_kubectl_output_as_input_matches_live(clusters, ran, tmp_path):
+    """The README's offline line, with the L7 kinds: the same findings as the live cluster."""
+    for name in ("l7-ingress-wrong-port", "l7-route-ref-not-permitted", "l7-ingress-unclaimed"):
+        ran(name)
+    plane = clusters("l7")
+    dump = tmp_path / "dump.yaml"
+    dump.write_text(plane.kubectl("get", "svc,endpointslices,endpoints,pods,events,nodes,ingress,ingressclass,"
+                                  "gatewayclass,gateway,httproute,referencegrant", "-A", "-o", "yaml").stdout)
+    for name in ("l7-ingress-wrong-port", "l7-route-ref-not-permitted", "l7-ingress-unclaimed"):
+        sc = scenarios.BY_NAME[name]
+        proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "--from", str(dump), "-o", "json")
+        assert ids(proc) == sorted(sc.expect), name
+    proc = svcdoctor("diagnose", "ingress/cart", "-n", "l7-store", "--from", str(dump), "-o", "json")
+    assert ids(proc) == ["ingress-backend-port-not-found"]
+
+
+def test_route_target_without_gateway_api_is_one_line(cp):
+    """The shared control plane has no Gateway API: 404 on the route kind, said plainly."""
+    proc = svcdoctor("diagnose", "httproute/web", "-n", "default", kubeconfig=cp.kubeconfig)
+    assert proc.returncode == 3
+    assert "the Gateway API (HTTPRoute) is not installed in this cluster" in one_line(proc)
+    proc = svcdoctor("diagnose", "https://nothing.example/", kubeconfig=cp.kubeconfig)
+    assert proc.returncode == 3 and "no Ingress rule or route matches https://nothing.example/" in one_line(proc)
+
+
 def test_loadbalancer_without_implementation_is_really_pending(cp):
     """No cloud controller, no MetalLB: the apiserver allocates NodePorts and nothing more."""
     cp.create_namespace("edge-raw")
@@ -180,6 +271,9 @@ def test_read_only_service_account_issues_no_write_and_at_most_10_requests(cp, r
                     and f["subject"] != "network reachability"]
         requests = cp.audit_events(user=SA_USER)[before:]
         assert 1 <= len(requests) <= 10, [e["requestURI"] for e in requests]
+        uris = [e["requestURI"].split("?")[0] for e in requests]
+        # the L7 lookups: Ingresses, and GatewayClasses (404 here: no Gateway API), nothing more
+        assert "/apis/networking.k8s.io/v1/ingresses" in uris and not [u for u in uris if "httproutes" in u]
         assert {e["verb"] for e in requests} <= {"get", "list"}
         assert not any("secrets" in e["requestURI"] for e in requests)
     assert cp.mutating_requests(SA_USER) == []

@@ -22,7 +22,8 @@ def in_focus(evidence: Any) -> list[BackendRef]:
     if evidence.target.kind == "URL":
         from . import urls
 
-        matches = urls.select(list(refs_mod.fronts(evidence.items)), urls.parse(evidence.target.name))
+        matches = urls.select(list(refs_mod.fronts(evidence.items)), urls.parse(evidence.target.name),
+                              evidence.of_kind("Gateway"))
         return [r for m in matches for r in m.refs]
     if evidence.target.kind != "Service":
         return [r for o in evidence.of_kind(evidence.target.kind, evidence.target.namespace)

@@ -120,7 +120,27 @@ def ingress_matches(ing: Obj, url: URL) -> list[Match]:
     return out
 
 
-def route_matches(route: Obj, url: URL) -> list[Match]:
+def _listens(route: Obj, url: URL, gateways: list[Obj]) -> bool:
+    """Does some parent Gateway listen where the URL goes (port, scheme, hostname)?"""
+    from . import gateway as gw
+
+    want = {"http": ("HTTP",), "https": ("HTTPS", "TLS")}[url.scheme]
+    for parent in gw.parents(route, gateways):
+        if parent.gateway is None:
+            continue
+        for lst in gw.listeners(parent.gateway, parent.section, parent.port):
+            host = str(lst.get("hostname") or "")
+            if lst.get("port") == url.port and str(lst.get("protocol")) in want and (
+                    not host or gw.host_matches(host, url.host)):
+                return True
+    return False
+
+
+def route_matches(route: Obj, url: URL, gateways: list[Obj] | None = None) -> list[Match]:
+    """The route's rules that match; with ``gateways`` known, only if a parent Gateway
+    listens on the URL's port and scheme for its host."""
+    if gateways and not _listens(route, url, gateways):
+        return []
     spec = route.get("spec") or {}
     hosts = [str(h) for h in spec.get("hostnames") or []]
     hr = max((r for r in (_host_rank(h, url.host) for h in hosts) if r), default=None) if hosts else 1
@@ -153,13 +173,15 @@ def best(matches: list[Match]) -> list[Match]:
     return out
 
 
-def select(fronts: list[Obj], url: URL) -> list[Match]:
+def select(fronts: list[Obj], url: URL, gateways: list[Obj] | None = None) -> list[Match]:
+    """The rules a request for ``url`` reaches. Ingress controllers listen on 80 and 443;
+    routes are checked against their Gateways' listeners when those are known."""
     matches: list[Match] = []
     for obj in fronts:
-        if obj.get("kind") == "Ingress":
+        if obj.get("kind") == "Ingress" and url.port in (80, 443):
             matches += ingress_matches(obj, url)
         elif obj.get("kind") in ("HTTPRoute", "GRPCRoute"):
-            matches += route_matches(obj, url)
+            matches += route_matches(obj, url, gateways)
     return best(matches)
 
 
