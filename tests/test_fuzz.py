@@ -119,7 +119,8 @@ def assert_contained(rc: int, out: str, err: str) -> None:
         assert len(lines) == 1 and lines[0].startswith("svcdoctor: error: "), err
     else:
         doc = json.loads(out)
-        crashed = [f["facts"] for f in doc["findings"] if CHECK_CRASHED in str(f["facts"].get("reason", ""))]
+        crashed = [f["facts"] for r in [doc, *doc.get("backends", [])] for f in r["findings"]
+                   if CHECK_CRASHED in str(f["facts"].get("reason", ""))]
         assert not crashed, crashed  # checks trust their input only because sources check it
 
 
@@ -143,6 +144,35 @@ def test_mutated_recordings(data, name):
     doc = data.draw(mutated(RECORDINGS[name], _in_items))
     with tempfile.TemporaryDirectory() as tmp:
         diagnose_file(_write_recording(doc, Path(tmp) / "rec.yaml"))
+
+
+L7_RECORDINGS = sorted(n for n, d in RECORDINGS.items()
+                       if any(i.get("kind") in ("Ingress", "HTTPRoute") for i in d["items"]))
+
+
+def _front_targets(doc: dict) -> list[list[str]]:
+    """ingress/NAME and httproute/NAME for each front object, and a URL per host."""
+    out = []
+    for i in doc["items"]:
+        if i.get("kind") in ("Ingress", "HTTPRoute"):
+            meta = i.get("metadata") or {}
+            out.append([f"{i['kind'].lower()}/{meta.get('name')}", "-n", str(meta.get("namespace"))])
+            spec = i.get("spec") or {}
+            hosts = [r.get("host") for r in spec.get("rules") or [] if r.get("host")] + list(spec.get("hostnames") or [])
+            out += [[f"https://{h}/a/b"] for h in hosts[:1]]
+    return out
+
+
+@examples(120)
+@given(data=st.data(), name=st.sampled_from(L7_RECORDINGS))
+def test_mutated_recordings_as_l7_targets(data, name):
+    """ingress/, httproute/ and URL targets over mutated recordings of the L7 scenarios."""
+    target = data.draw(st.sampled_from(_front_targets(RECORDINGS[name])))
+    doc = data.draw(mutated(RECORDINGS[name], _in_items))
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out, err = run_cli("diagnose", *target, "--from", str(_write_recording(doc, Path(tmp) / "rec.yaml")),
+                               "-o", "json")
+        assert_contained(rc, out, err)
 
 
 @examples(60)
