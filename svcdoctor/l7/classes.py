@@ -147,7 +147,7 @@ class Claim:
 
     class_name: str            # "" when it names none
     how: str                   # "spec.ingressClassName", "annotation kubernetes.io/ingress.class",
-                               # "default IngressClass", "" (none)
+                               # or "" (none)
     ingress_class: Obj | None  # the IngressClass object, when one applies
 
 
