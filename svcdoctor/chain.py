@@ -55,4 +55,10 @@ def diagnose_chain(front: Evidence, backend_evidence: Callable[[str, str], Evide
             continue
         ev.focus, ev.reached_through = [], via(refs)
         report.backends.append(run(ev))
+    if report.backends:  # the front's probes, against the backends' findings too
+        from .l7.answers import compare
+        from .report import describe_probes
+
+        note = compare(front.probe_results, report.findings + [f for b in report.backends for f in b.findings])
+        report.probes = f"{describe_probes(front)} — {note}" if note else describe_probes(front)
     return report

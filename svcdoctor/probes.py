@@ -272,7 +272,7 @@ async def _l7(p: Probe, timeout: float) -> None:
                                      follow_redirects=False) as client:
             resp = await client.get(url, headers=headers, extensions=extensions)
     except httpx.HTTPError as exc:
-        if isinstance(exc, httpx.ConnectError) and isinstance(exc.__cause__ or exc.__context__, ssl.SSLError):
+        if isinstance(exc, httpx.ConnectError) and _caused_by(exc, ssl.SSLError):
             p.outcome, p.detail = "tls-error", {**p.detail, "error": str(exc)[:200]}
             return
         p.outcome = classify(exc)
@@ -284,6 +284,17 @@ async def _l7(p: Probe, timeout: float) -> None:
     p.outcome = "open"
     p.detail = {**p.detail, "status": resp.status_code, "body": resp.text[:200],
                 **({"server": resp.headers["server"][:80]} if resp.headers.get("server") else {})}
+
+
+def _caused_by(exc: BaseException | None, kind: type) -> bool:
+    """Is ``kind`` anywhere in the chain of causes (httpx wraps httpcore wraps ssl)?"""
+    for _ in range(8):
+        if exc is None:
+            return False
+        if isinstance(exc, kind):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def health_detail(status: int, text: str) -> dict[str, Any]:

@@ -597,10 +597,13 @@ class NetLab:
             "local_endpoints": local_endpoints, "proxy_healthy": proxy_healthy, "old_format": old_format,
         })
 
-    def ingress(self, ip: str, hosts: Mapping[str, int], *, port: int = 80, server: str = "nginx") -> Listener:
+    def ingress(self, ip: str, hosts: Mapping[str, int], *, port: int = 80, server: str = "nginx",
+                reject_tls: bool = False) -> Listener:
         """An Ingress controller's / Gateway's data plane on ip:port: the status given per
-        Host header, the default backend's 404 for any other host (netlab_servers)."""
-        return self._add({"kind": "ingress", "ip": ip, "port": port, "hosts": dict(hosts), "server": server})
+        Host header, the default backend's 404 for any other host; or, with reject_tls, a
+        TLS listener refusing every handshake (netlab_servers)."""
+        return self._add({"kind": "ingress", "ip": ip, "port": port, "hosts": dict(hosts), "server": server,
+                          "reject_tls": reject_tls})
 
     def dns(self, records: Mapping[str, Sequence[str]], cnames: Mapping[str, str] | None = None) -> Listener:
         """The lab DNS server on 127.0.0.53:53 (UDP+TCP): A/AAAA from records, CNAME chains

@@ -26,7 +26,9 @@ SIGTERM instead). Listener specs (``kind`` plus fields):
 * ``ingress``  ip, port, server ("nginx" | "envoy"), hosts {host: status}: an Ingress
   controller's or Gateway's data plane by Host header: the status given for a known host
   (200 "backend", 503 / 500 / 502 with that proxy's error page), and for any other host
-  the default backend's 404 (ingress-nginx) or Envoy's 404 (no route).
+  the default backend's 404 (ingress-nginx) or Envoy's 404 (no route). ``reject_tls``:
+  instead, answer a TLS ClientHello with a fatal ``unrecognized_name`` alert, as nginx's
+  ``ssl_reject_handshake on`` does for a server name it has no certificate for.
 
 Nothing here dials anything but the configured backends (loopback inside the lab).
 """
@@ -169,6 +171,20 @@ def ingress_handler(state: dict[str, Any]) -> Handler:
 
     handle.wants_headers = True  # type: ignore[attr-defined]
     return handle
+
+
+async def _reject_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """TLS record: alert (21), TLS 1.0 record version, length 2, fatal (2), unrecognized_name (112)."""
+    try:
+        await asyncio.wait_for(reader.read(5), IDLE_TIMEOUT)
+        writer.write(bytes([21, 3, 1, 0, 2, 2, 112]))
+        await writer.drain()
+    except (ConnectionError, asyncio.TimeoutError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            writer.close()
+            await writer.wait_closed()
 
 
 def backend_handler(ip: str, port: int) -> Handler:
@@ -431,6 +447,10 @@ class Servers:
                 }
                 handler = health_handler(lst.state)
                 srv = await self._tcp(lambda r, w: _serve_http(handler, r, w), ip, port)
+                lst.port = srv.sockets[0].getsockname()[1]
+                lst.closers.append(srv.close)
+            elif kind == "ingress" and spec.get("reject_tls"):
+                srv = await self._tcp(_reject_tls, ip, port or 443)
                 lst.port = srv.sockets[0].getsockname()[1]
                 lst.closers.append(srv.close)
             elif kind == "ingress":

@@ -317,3 +317,64 @@ def test_near_miss_needs_a_clear_winner():
     ev.service_namespaces = {"shop"}
     assert [r.name for r in ev.l7_refs] == ["web-apj"]
     assert backends(items[2])[0].pointer == "/spec/rules/0/http/paths/0/backend/service"
+
+
+# --- controllers' own words ------------------------------------------------------------------
+
+@pytest.mark.parametrize("message,entry,groups", [
+    # ingress-gce pkg/controller: "Translation failed: %v" around pkg/controller/errors texts
+    ('Translation failed: invalid ingress spec: could not find port "8080" in service "shop/web"',
+     "gce-port-not-found", {"port": "8080", "svc": "shop/web"}),
+    ('Translation failed: invalid ingress spec: could not find service "shop/wbe"', "gce-service-not-found",
+     {"svc": "shop/wbe"}),
+    ('error while evaluating the ingress spec: service "shop/web" is type "ClusterIP", expected "NodePort" or '
+     '"LoadBalancer"', "gce-service-type", {"type": "ClusterIP"}),
+    ("Error syncing to GCP: error running load balancer syncing routine: googleapi: Error 403: Quota "
+     "'BACKEND_SERVICES' exceeded.  Limit: 5.0 globally.", "gce-sync-error", {}),
+    # aws-load-balancer-controller group_controller.go / service_utils.go
+    ("Failed build model due to unable to find port grpc on service shop/api", "aws-lbc-port-not-found",
+     {"port": "grpc", "svc": "shop/api"}),
+    ('Failed build model due to services "api" not found', "aws-lbc-service-not-found", {"svc_name": "api"}),
+    ("conflicting values for IngressClass by `spec.IngressClass` and `kubernetes.io/ingress.class` annotation",
+     "aws-lbc-conflicting-class", {}),
+    ("Failed deploy model due to AccessDenied: User: arn:aws:sts::123:assumed-role/x is not authorized",
+     "aws-lbc-build-model", {}),
+    # Kong internal/dataplane; F5 NGINX internal/k8s/controller.go
+    ("failed to resolve Kubernetes Service for backend: failed to fetch Service shop/x: Service shop/x not found",
+     "kong-service-not-resolved", {}),
+    ("Configuration for shop/web was added or updated ; but was not applied: error reloading NGINX for shop/web",
+     "nginx-inc-rejected", {}),
+    ("Scheduled for sync", None, {}),
+])
+def test_ingress_controller_texts_are_translated(message, entry, groups):
+    from svcdoctor.plugins.ingresses import causes
+    from svcdoctor import tables
+
+    found, got = tables.search(causes(), message)
+    assert (found or {}).get("id") == entry
+    assert {k: got[k] for k in groups} == groups
+
+
+@pytest.mark.parametrize("implementation,message", [
+    ("Envoy Gateway", "Service shop/ordres not found"),
+    ("Istio", "backend(ordres.shop.svc.cluster.local) not found"),
+    ("Cilium", 'services "ordres" not found'),
+    ("NGINX Gateway Fabric", 'spec.rules[0].backendRefs[0].name: Not found: "ordres"'),
+])
+def test_route_backend_not_found_from_each_implementations_status(implementation, message):
+    """Without the Services of that namespace (not listed, e.g. forbidden), the route's own
+    ResolvedRefs=False/BackendNotFound still says the backend is missing."""
+    from svcdoctor.evidence import Evidence
+    from svcdoctor.kube import now_utc
+    from svcdoctor.plugins.routes import check_backends
+    from svcdoctor.target import Target
+
+    route = json.loads(l7_scenarios.httproute("orders", "shop", ("infra", "public"), ["a.example"],
+                                              [("/", [{"name": "ordres", "port": 80}])]))
+    route["status"] = {"parents": [{"parentRef": {"name": "public", "namespace": "infra"}, "controllerName": "x",
+                                    "conditions": [{"type": "ResolvedRefs", "status": "False",
+                                                    "reason": "BackendNotFound", "message": message}]}]}
+    ev = Evidence(Target("shop", "orders", "HTTPRoute"), [route], {"HTTPRoute"}, now_utc(), "test")
+    ev.service_namespaces = set()
+    (f,) = check_backends(ev)
+    assert f.id == "route-backend-not-found" and f.facts["backend_service"] == "ordres", implementation

@@ -117,11 +117,14 @@ def l7_lab(lab_cp):
                     "metadata": {"name": "lab", "namespace": "infra"},
                     "spec": {"gatewayClassName": "eg", "listeners": [
                         {"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}]}}),
-        *[m for name in ("web", "cart", "shop", "orders") for m in (
+        *[m for name in ("web", "cart", "shop", "orders", "vault") for m in (
             deployment(name, L7_NS, {"app": name}, replicas=1), service(name, L7_NS, {"app": name}))],
         l7.ingress("web", L7_NS, [("web.lab.example", "/", "web", "http")]),
         l7.ingress("cart", L7_NS, [("cart.lab.example", "/", "cart", 8443)]),
         l7.ingress("shop", L7_NS, [("shop.lab.example", "/", "shop", "http")]),
+        json.dumps({**json.loads(l7.ingress("secure", L7_NS, [("secure.lab.example", "/", "vault", "http")])),
+                    "spec": {**json.loads(l7.ingress("secure", L7_NS, [("secure.lab.example", "/", "vault", "http")]))["spec"],
+                             "tls": [{"hosts": ["secure.lab.example"], "secretName": "secure-tls"}]}}),
         l7.httproute("orders", L7_NS, ("infra", "lab"), ["orders.lab.example"],
                      [("/", [{"name": "ordres", "port": 80}])]),
     ]))
@@ -131,15 +134,17 @@ def l7_lab(lab_cp):
                        l7.cond("Programmed", "True", "Programmed", "Address assigned to the Gateway, 1/1 envoy replicas available")]})
     l7.route_accepted(cp, L7_NS, "orders", "infra", "lab",
                       resolved=("False", "BackendNotFound", f"Service {L7_NS}/ordres not found"))
-    for name in ("web", "cart", "shop"):
+    for name in ("web", "cart", "shop", "secure"):
         l7.ingress_address(cp, L7_NS, name, "127.0.0.40")
-    cp.wait_until(lambda: len(json.loads(cp.kubectl("-n", L7_NS, "get", "pods", "-o", "json").stdout)["items"]) == 4,
+    cp.wait_until(lambda: len(json.loads(cp.kubectl("-n", L7_NS, "get", "pods", "-o", "json").stdout)["items"]) == 5,
                   timeout=60, what="lab-l7 pods")
     lab_scenarios.reset(lab)
     # what the proxies answer: cart's upstream is empty (503); shop's rule is configured in
     # the objects, yet the proxy has no route for it (404: the objects do not explain it)
     lab.ingress("127.0.0.40", {"web.lab.example": 200, "cart.lab.example": 503})
     lab.ingress("127.0.0.41", {"orders.lab.example": 500}, server="envoy")
+    # on 443 the proxy has no certificate for secure.lab.example: it rejects the handshake
+    lab.ingress("127.0.0.40", {}, port=443, reject_tls=True)
     return lab, cp
 
 
@@ -203,3 +208,14 @@ def test_l7_url_target_probes_the_ingress_address_only(l7_lab):
     assert [f["id"] for f in report["findings"] if f["id"] != "could-not-verify"] == ["ingress-backend-port-not-found"]
     assert [p["target"] for p in _l7_probes(report)] == ["http://127.0.0.40:80/"]
     assert [b["target"] for b in report["backends"]] == [f"{L7_NS}/cart"]
+
+
+def test_l7_probe_tls_handshake_failure(l7_lab):
+    """An Ingress with TLS for its host is probed over HTTPS with SNI; a listener that does
+    not speak TLS there is a handshake failure, not an HTTP answer."""
+    lab, cp = l7_lab
+    code, report = l7_diagnose(lab, cp, "ingress/secure", "-n", L7_NS)
+    assert "1 Ingress/Gateway (1 tls-error)" in report["probes"]
+    assert f"Ingress {L7_NS}/secure: fails, and nothing in the objects explains it" in report["probes"]
+    assert [b["target"] for b in report["backends"]] == [f"{L7_NS}/vault"]
+    assert code == 0  # the objects are right: the proxy is what fails
