@@ -309,19 +309,16 @@ def _diagnose_chain(args: argparse.Namespace, kind: str, name: str, namespace: s
     playbooks = Playbooks.load(args.playbooks)
     report = chain.diagnose_chain(front, backend, lambda ev: diagnose(ev, playbooks=playbooks,
                                                                       disable=args.disable))
-    if args.summarize or args.anonymize or args.show_prompt:
-        report.summary = _summary(report, front, args)
-        if args.show_prompt:
-            from .summary import show
-
-            out.write(show(report.summary) + "\n")
-            return report.exit_code
-    RENDERERS[args.output](report, out)
-    return report.exit_code
+    return _emit(report, front, args, out)
 
 
 def _report(evidence: Evidence, args: argparse.Namespace, out: TextIO) -> int:
     report = diagnose(evidence, playbooks=Playbooks.load(args.playbooks), disable=args.disable)
+    return _emit(report, evidence, args, out)
+
+
+def _emit(report: "Report", evidence: Evidence, args: argparse.Namespace, out: TextIO) -> int:
+    """The optional summary, then the report in the chosen format; the exit code."""
     if args.summarize or args.anonymize or args.show_prompt:
         report.summary = _summary(report, evidence, args)
         if args.show_prompt:

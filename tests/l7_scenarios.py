@@ -142,45 +142,9 @@ CONTROLLERS = textwrap.dedent("""\
     spec: {controllerName: gateway.envoyproxy.io/gatewayclass-controller}
     ---
     apiVersion: gateway.networking.k8s.io/v1
-    kind: Gateway
-    metadata: {name: public, namespace: infra}
-    spec:
-      gatewayClassName: eg
-      listeners:
-      - name: http
-        port: 80
-        protocol: HTTP
-        hostname: "*.shop.example"
-        allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {gateway-access: "true"}}}}
-    ---
-    apiVersion: gateway.networking.k8s.io/v1
-    kind: Gateway
-    metadata: {name: edge, namespace: infra}
-    spec:
-      gatewayClassName: eg
-      listeners:
-      - {name: http, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
-    ---
-    apiVersion: gateway.networking.k8s.io/v1
     kind: GatewayClass
     metadata: {name: cilium}
     spec: {controllerName: io.cilium/gateway-controller}
-    ---
-    apiVersion: gateway.networking.k8s.io/v1
-    kind: Gateway
-    metadata: {name: internal, namespace: infra}
-    spec:
-      gatewayClassName: cilium
-      listeners:
-      - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
-    ---
-    apiVersion: gateway.networking.k8s.io/v1
-    kind: Gateway
-    metadata: {name: staging, namespace: infra}
-    spec:
-      gatewayClassName: envoy
-      listeners:
-      - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
     ---
     apiVersion: apps/v1
     kind: Deployment
@@ -201,6 +165,23 @@ CONTROLLERS = textwrap.dedent("""\
     """)
 
 
+def gateway(name: str, cls: str, port: int = 80, hostname: str = "", allowed: dict | None = None) -> str:
+    listener = {"name": "http", "port": port, "protocol": "HTTP", **({"hostname": hostname} if hostname else {}),
+                "allowedRoutes": {"namespaces": allowed or {"from": "All"}}}
+    return json.dumps({"apiVersion": GW_API, "kind": "Gateway", "metadata": {"name": name, "namespace": "infra"},
+                       "spec": {"gatewayClassName": cls, "listeners": [listener]}})
+
+
+GATEWAYS = [
+    # public admits routes from namespaces labelled gateway-access=true, for *.shop.example
+    gateway("public", "eg", hostname="*.shop.example",
+            allowed={"from": "Selector", "selector": {"matchLabels": {"gateway-access": "true"}}}),
+    gateway("edge", "eg", port=8080),        # Envoy Gateway never gets it an address
+    gateway("internal", "cilium"),           # Cilium is not installed
+    gateway("staging", "envoy"),             # no GatewayClass envoy
+]
+
+
 def prepare(cp: Any) -> None:
     gateway_api.install(cp)
     for ns in ("ingress-nginx", "infra", "envoy-gateway-system"):
@@ -208,6 +189,7 @@ def prepare(cp: Any) -> None:
     for name, ip in NODES:
         cp.add_node(name, ip=ip)
     cp.kubectl("apply", "-f", "-", input=CONTROLLERS)
+    cp.kubectl("apply", "-f", "-", input="\n---\n".join(GATEWAYS))
     # Envoy Gateway accepts its class and programs Gateway public; edge gets no address.
     patch_status(cp, "", "gatewayclass", "eg", {"conditions": [
         cond("Accepted", "True", "Accepted", "Valid GatewayClass")]})

@@ -142,9 +142,13 @@ async def _serve_http(handler: Handler, reader: asyncio.StreamReader, writer: as
     except (ConnectionError, asyncio.TimeoutError):
         pass
     finally:
-        with contextlib.suppress(Exception):
-            writer.close()
-            await writer.wait_closed()
+        await _close(writer)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(Exception):
+        writer.close()
+        await writer.wait_closed()
 
 
 _NGINX_PAGE = ("<html>\r\n<head><title>{code} {text}</title></head>\r\n<body>\r\n"
@@ -182,9 +186,7 @@ async def _reject_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     except (ConnectionError, asyncio.TimeoutError):
         pass
     finally:
-        with contextlib.suppress(Exception):
-            writer.close()
-            await writer.wait_closed()
+        await _close(writer)
 
 
 def backend_handler(ip: str, port: int) -> Handler:
