@@ -12,6 +12,13 @@ whose NodePort is DROPped by iptables are planned by the built-in plugins and pr
 default settings; wall time against the probe timeout (goal ≤ 1.2 ×). Needs root + iptables.
 
     python scripts/bench.py probe-500
+
+l7-requests: the control plane of the L7 scenarios (tests/l7_scenarios.py: Gateway API
+CRDs, ingress-nginx, Envoy Gateway played by the test); API requests (from the report's
+source line) and wall time of each L7 scenario's `diagnose svc/NAME`, of a Service nobody
+routes to, and of the ingress/, httproute/ and URL targets (the README's budget table).
+
+    python scripts/bench.py l7-requests
 """
 
 from __future__ import annotations
@@ -70,9 +77,48 @@ def probe_500(n: int = 500) -> None:
                   f"(goal <= 1.2)")
 
 
+def l7_requests() -> None:
+    import json
+    import os
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import controlplane
+    import scenarios
+
+    def run(cp, *target: str) -> tuple[int, float, list[str]]:
+        env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig), "NO_COLOR": "1"}
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "svcdoctor", "diagnose", *target, "-o", "json", "--no-probe"],
+                              capture_output=True, text=True, env=env)
+        took = time.perf_counter() - t
+        doc = json.loads(proc.stdout)
+        count = lambda d: int(d["source"].rsplit("(", 1)[1].split()[0])  # noqa: E731
+        ids = sorted(f["id"] for f in doc["findings"] if f["id"] != "could-not-verify")
+        return count(doc) + sum(count(b) for b in doc.get("backends", [])), took, ids
+
+    chosen = [s for s in scenarios.SCENARIOS if s.cluster == "l7"]
+    with controlplane.ControlPlane() as cp:
+        scenarios.prepare(cp, "l7")
+        cp.create_namespace("plain")
+        cp.kubectl("apply", "-f", "-", input="\n---\n".join(
+            [scenarios.deployment("plain", "plain", {"app": "plain"}), scenarios.service("plain", "plain", {"app": "plain"})]))
+        for sc in chosen:
+            scenarios.run(cp, sc)
+        rows = [("svc/plain (nobody routes to it)", *run(cp, "svc/plain", "-n", "plain"))]
+        rows += [(f"svc/{sc.service} -n {sc.namespace}", *run(cp, f"svc/{sc.service}", "-n", sc.namespace)) for sc in chosen]
+        rows += [(" ".join(t), *run(cp, *t)) for t in (
+            ("ingress/cart", "-n", "l7-store"), ("httproute/pay", "-n", "l7-checkout"),
+            ("https://api.shop.example/v1",), ("http://stock.shop.example/stock/1",))]
+    for what, n, took, ids in rows:
+        print(f"{what:44} {n:3} requests {took * 1000:6.0f} ms  {', '.join(ids) or 'no findings'}")
+
+
 def main() -> int:
     if sys.argv[1:2] == ["probe-500"]:
         probe_500()
+        return 0
+    if sys.argv[1:2] == ["l7-requests"]:
+        l7_requests()
         return 0
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
