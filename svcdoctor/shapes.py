@@ -46,11 +46,12 @@ _CONTAINER = {
     "name": STR, "image": STR, "command": [STR], "args": [STR], "restartPolicy": STR,
     "ports": [{"name": STR, "containerPort": INT, "protocol": STR, "hostPort": INT, "hostIP": STR}],
     "readinessProbe": _PROBE, "livenessProbe": _PROBE, "startupProbe": _PROBE,
+    "resources": {"limits": STRMAP, "requests": STRMAP},
 }
 _STATE = {"waiting": {"reason": STR, "message": STR},
           "running": {"startedAt": TIME},
-          "terminated": {"reason": STR, "message": STR, "exitCode": INT, "startedAt": TIME,
-                         "finishedAt": TIME}}
+          "terminated": {"reason": STR, "message": STR, "exitCode": INT, "signal": INT,
+                         "startedAt": TIME, "finishedAt": TIME}}
 _CONTAINER_STATUS = [{"name": STR, "ready": BOOL, "started": BOOL, "restartCount": INT,
                       "state": _STATE, "lastState": _STATE}]
 _ADDRESS = {"ip": STR, "hostname": STR, "nodeName": STR, "targetRef": OBJECT_REF}
@@ -88,6 +89,7 @@ KINDS: dict[str, dict[str, Any]] = {
     "Pod": {
         "spec": {"containers": [_CONTAINER], "initContainers": [_CONTAINER], "nodeName": STR,
                  "nodeSelector": STRMAP, "hostNetwork": BOOL, "terminationGracePeriodSeconds": INT,
+                 "readinessGates": [{"conditionType": STR}],
                  "tolerations": [{"key": STR, "operator": STR, "value": STR, "effect": STR}]},
         "status": {"phase": STR, "podIP": STR, "hostIP": STR, "podIPs": [{"ip": STR}],
                    "startTime": TIME, "containerStatuses": _CONTAINER_STATUS,

@@ -24,7 +24,7 @@ NODES = [("node-a", "127.0.0.11"), ("node-b", "127.0.0.12"), ("node-c", "127.0.0
 def deployment(name: str, ns: str, labels: dict[str, str], *, replicas: int = 2,
                ports: str = "[{name: http, containerPort: 8080}]", image: str = "nginx:1.27",
                probe: str = "{httpGet: {path: /healthz, port: http}}", extra_pod: str = "",
-               pod_labels: dict[str, str] | None = None) -> str:
+               pod_labels: dict[str, str] | None = None, resources: str = "") -> str:
     lbl = json.dumps(labels)
     plbl = json.dumps({**labels, **(pod_labels or {})})
     return textwrap.dedent(f"""\
@@ -42,7 +42,8 @@ def deployment(name: str, ns: str, labels: dict[str, str], *, replicas: int = 2,
                 image: {image}
                 ports: {ports}
                 readinessProbe: {probe}
-        """) + textwrap.indent(textwrap.dedent(extra_pod), "      ")
+        """) + (f"        resources: {resources}\n" if resources else "") \
+           + textwrap.indent(textwrap.dedent(extra_pod), "      ")
 
 
 def service(name: str, ns: str, selector: dict[str, str] | None,
@@ -145,6 +146,8 @@ def _slices_settled(cp: Any, sc: Scenario) -> bool:
         return True
     sel = ",".join(f"{k}={v}" for k, v in selector.items())
     for p in pods(cp, sc.namespace, sel):
+        if p.get("status", {}).get("phase") in ("Succeeded", "Failed") or not p["spec"].get("nodeName"):
+            continue  # finished or unscheduled pods are never published
         if not p.get("status", {}).get("podIP"):
             return False
         cond = published.get(p["metadata"]["name"])
@@ -921,7 +924,10 @@ CLUSTERS["fleet"] = prepare_fleet
 
 import l7_scenarios  # noqa: E402  (needs the helpers above)
 
+import pod_scenarios  # noqa: E402
+
 CLUSTERS["l7"] = l7_scenarios.prepare
+SCENARIOS += pod_scenarios.SCENARIOS
 SCENARIOS += l7_scenarios.SCENARIOS
 
 BY_NAME = {s.name: s for s in SCENARIOS}

@@ -12,6 +12,8 @@ from svcdoctor.kube import Obj
 from svcdoctor.plugins.near_misses import by_workload, choose, near_misses, selector_patch, selects, short
 
 CRIT, WARN = Severity.CRITICAL, Severity.WARNING
+POD_ROOTS = ("backend-pods-crashlooping", "backend-pods-pending", "host-port-conflict",
+             "readiness-gate-unsatisfied")
 
 
 @hookimpl
@@ -196,8 +198,10 @@ def readiness(ev: Evidence) -> Iterator[Finding]:
     unready = [p for p in live if not kube.pod_ready(p)]
     base = {"selector": kube.format_selector(ev.selector), "selected": len(pods),
             "ready": len(ready), "terminating": len(terminating) or ""}
-    cause = "endpoints-on-notready-node" if unready and all(
-        _node_not_ready(ev, p) for p in unready) else None
+    # Why they are not Ready, when a check of pod_health found it: the report keeps the
+    # first of these that fired as the root cause.
+    cause = (("endpoints-on-notready-node",) if unready and all(_node_not_ready(ev, p) for p in unready)
+             else ()) + POD_ROOTS
     if not live:
         serving = [p for p in terminating if kube.pod_ready(p)]
         grace = sorted({(p.get("spec") or {}).get("terminationGracePeriodSeconds", 30) for p in terminating})
