@@ -66,6 +66,11 @@ _BACKEND_REF = {"group": STR, "kind": STR, "namespace": STR, "name": STR, "port"
 _ROUTE_STATUS = {"parents": [{"parentRef": _PARENT_REF, "controllerName": STR, "conditions": CONDITIONS}]}
 
 
+_NETPOL_PEER = {"podSelector": SELECTOR, "namespaceSelector": SELECTOR,
+                "ipBlock": {"cidr": STR, "except": [STR]}}
+_NETPOL_PORT = {"protocol": STR, "port": INT_OR_STR, "endPort": INT}
+
+
 def _route(rule: dict[str, Any]) -> dict[str, Any]:
     return {"spec": {"parentRefs": [_PARENT_REF], "hostnames": [STR],
                      "rules": [{"backendRefs": [_BACKEND_REF], **rule}]},
@@ -153,6 +158,10 @@ KINDS: dict[str, dict[str, Any]] = {
     "GRPCRoute": _route({}),
     "TLSRoute": _route({}),
     "TCPRoute": _route({}),
+    "NetworkPolicy": {"spec": {
+        "podSelector": SELECTOR, "policyTypes": [STR],
+        "ingress": [{"from": [_NETPOL_PEER], "ports": [_NETPOL_PORT]}],
+        "egress": [{"to": [_NETPOL_PEER], "ports": [_NETPOL_PORT]}]}},
     "ReferenceGrant": {"spec": {"from": [{"group": STR, "kind": STR, "namespace": STR}],
                                 "to": [{"group": STR, "kind": STR, "name": STR}]}},
 }

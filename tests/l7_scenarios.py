@@ -190,6 +190,8 @@ def prepare(cp: Any) -> None:
         cp.add_node(name, ip=ip)
     cp.kubectl("apply", "-f", "-", input=CONTROLLERS)
     cp.kubectl("apply", "-f", "-", input="\n---\n".join(GATEWAYS))
+    import netpol_scenarios
+    cp.kubectl("apply", "-f", "-", input=netpol_scenarios.COREDNS)   # the cluster DNS, for egress rules
     # Envoy Gateway accepts its class and programs Gateway public; edge gets no address.
     patch_status(cp, "", "gatewayclass", "eg", {"conditions": [
         cond("Accepted", "True", "Accepted", "Valid GatewayClass")]})

@@ -925,10 +925,11 @@ CLUSTERS["fleet"] = prepare_fleet
 import l7_scenarios  # noqa: E402  (needs the helpers above)
 
 import pod_scenarios  # noqa: E402
+import netpol_scenarios  # noqa: E402
 
 CLUSTERS["l7"] = l7_scenarios.prepare
-SCENARIOS += pod_scenarios.SCENARIOS
-SCENARIOS += l7_scenarios.SCENARIOS
+SCENARIOS += pod_scenarios.SCENARIOS + netpol_scenarios.SHARED
+SCENARIOS += l7_scenarios.SCENARIOS + netpol_scenarios.SCENARIOS
 
 BY_NAME = {s.name: s for s in SCENARIOS}
 

@@ -1,0 +1,254 @@
+"""NetworkPolicy on the real path to the Service's pods: do the clients that must reach
+them — the Ingress controller or Gateway data plane in front, the nodes for NodePort and
+LoadBalancer traffic — get through, on the port the pods listen on; can the pods still
+reach the cluster DNS; and does the network plugin enforce policies at all.
+
+Reads (``plan_reads``, live only): NetworkPolicies in all namespaces (one list), then the
+Namespaces' labels when a policy selects by namespace. Evaluation: svcdoctor.netpol."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Iterator
+
+from svcdoctor import hookimpl, kube
+from svcdoctor.evidence import Evidence
+from svcdoctor.findings import Finding, Ref, Severity
+from svcdoctor.kube import Obj
+from svcdoctor.netpol import cni
+from svcdoctor.netpol.clients import Client, l7_clients, namespace_obj, node_clients
+from svcdoctor.netpol.evaluate import Endpoint, evaluate, isolating, peer_matches
+
+CRIT, WARN, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO
+DNS_LABEL = ("k8s-app", "kube-dns")
+
+
+@hookimpl
+def plan_reads(evidence: Any, read: Callable[..., None]) -> None:
+    if evidence.target.kind != "Service":
+        return
+    if not evidence.was_collected("NetworkPolicy") and not any(g.kind == "NetworkPolicy" for g in evidence.gaps):
+        read("NetworkPolicy", "/apis/networking.k8s.io/v1/networkpolicies", "list NetworkPolicies in all namespaces")
+        return
+    uses_namespaces = any(
+        peer.get("namespaceSelector") is not None
+        for p in evidence.of_kind("NetworkPolicy")
+        for key, peers in (("ingress", "from"), ("egress", "to"))
+        for rule in (p.get("spec") or {}).get(key) or [] for peer in rule.get(peers) or [])
+    if uses_namespaces and not evidence.was_collected("Namespace"):
+        read("Namespace", "/api/v1/namespaces", "list Namespaces")
+
+
+def _selector_text(sel: Obj | None) -> str:
+    sel = sel or {}
+    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    parts += [f"{e.get('key')} {e.get('operator')} {','.join(e.get('values') or [])}".strip()
+              for e in sel.get("matchExpressions") or []]
+    return ", ".join(parts) or "{} (every pod in the namespace)"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _policies(ev: Evidence) -> list[Obj]:
+    return ev.of_kind("NetworkPolicy")
+
+
+def _endpoint_pods(ev: Evidence) -> list[Obj]:
+    pods = [p for p in ev.selected_pods if not kube.pod_terminating(p)]
+    return sorted(pods, key=lambda p: not kube.pod_ready(p))
+
+
+def _target_ports(ev: Evidence, pod: Obj) -> list[tuple[Obj, int, str]]:
+    """(Service port, the pod's port number, protocol) — policies apply after the DNAT."""
+    out = []
+    for sp in kube.service_ports(ev.service):
+        tp, proto = kube.target_port(sp), kube.port_protocol(sp)
+        if isinstance(tp, str):
+            nums = [n for _c, name, n, pr in kube.declared_ports(pod) if name == tp and pr == proto]
+            if not nums:
+                continue
+            tp = nums[0]
+        out.append((sp, int(tp), proto))
+    return out
+
+
+def _ns_of(ev: Evidence, pod: Obj) -> Obj:
+    return namespace_obj(ev, kube.namespace(pod))
+
+
+def _clients(ev: Evidence) -> list[Client]:
+    return l7_clients(ev) + node_clients(ev)
+
+
+def _near_peer(policies: list[Obj], client: Client) -> tuple[Obj, int, int, str, Any] | None:
+    """The peer that almost admits the client: (policy, rule, peer index, what it lacks, patch op)."""
+    c = client.endpoint
+    if not c.is_pod:
+        return None
+    for pol in policies:
+        for i, rule in enumerate((pol.get("spec") or {}).get("ingress") or []):
+            for j, peer in enumerate(rule.get("from") or []):
+                pod_sel, ns_sel = peer.get("podSelector"), peer.get("namespaceSelector")
+                if pod_sel is not None and ns_sel is None and kube.namespace(pol) != c.ns_name \
+                        and kube.label_selector_matches(pod_sel, kube.labels(c.pod or {})):
+                    return (pol, i, j, f"a podSelector alone selects pods in the policy's own namespace "
+                            f"({kube.namespace(pol)}), and the client runs in {c.ns_name}",
+                            {"op": "add", "path": f"/spec/ingress/{i}/from/{j}/namespaceSelector",
+                             "value": {"matchLabels": {"kubernetes.io/metadata.name": c.ns_name}}})
+                if ns_sel is not None and (pod_sel is None or kube.label_selector_matches(pod_sel, kube.labels(c.pod or {}))):
+                    wanted = (ns_sel.get("matchLabels") or {})
+                    have = kube.labels(c.namespace or {})
+                    lacking = {k: v for k, v in wanted.items() if have.get(k) != v}
+                    if lacking and not ns_sel.get("matchExpressions"):
+                        return (pol, i, j, f"namespace {c.ns_name} lacks the label "
+                                + ", ".join(f"{k}={v}" for k, v in lacking.items()), ("label", lacking))
+    return None
+
+
+def _identity(pod: Obj) -> dict[str, str]:
+    """The labels that pick the client's pods without picking everything."""
+    lbl = kube.labels(pod)
+    for keys in (("app.kubernetes.io/name", "app.kubernetes.io/component"), ("app.kubernetes.io/name",),
+                 ("app",), ("k8s-app",)):
+        if all(k in lbl for k in keys):
+            return {k: lbl[k] for k in keys}
+    return {}
+
+
+def _verdicts(ev: Evidence, client: Client) -> Iterator[tuple[Obj, Obj, int, str, Any]]:
+    """(endpoint pod, Service port, pod port, protocol, verdict) for the first endpoint pod."""
+    for pod in _endpoint_pods(ev)[:1]:
+        dst = Endpoint.of_pod(pod, _ns_of(ev, pod))
+        for sp, port, proto in _target_ports(ev, pod):
+            yield pod, sp, port, proto, evaluate(_policies(ev), client.endpoint, dst, port, proto)
+
+
+def _peers_admit(policies: list[Obj], client: Client) -> list[tuple[Obj, int, Obj]]:
+    """Rules whose peers admit the client, whatever their ports: (policy, index, rule)."""
+    out = []
+    for pol in policies:
+        for i, rule in enumerate((pol.get("spec") or {}).get("ingress") or []):
+            peers = rule.get("from")
+            if not peers or any(peer_matches(p, pol, client.endpoint)[0] for p in peers):
+                out.append((pol, i, rule))
+    return out
+
+
+def blocks_client(ev: Evidence) -> Iterator[Finding]:
+    if not _policies(ev) or not ev.selected_pods:
+        return
+    for client in _clients(ev):
+        for pod, sp, port, proto, v in _verdicts(ev, client):
+            if v.ingress.allowed:
+                continue
+            if _peers_admit(v.ingress.policies, client):
+                continue  # admitted on other ports: wrong_port says it
+            names = [f"{kube.namespace(p)}/{kube.name(p)}" for p in v.ingress.policies]
+            facts: dict[str, Any] = {
+                "client": client.why, "client_kind": client.kind,
+                "client_kind_words": {"ingress-controller": "the Ingress controller", "gateway": "the Gateway",
+                                      "node": "the nodes (NodePort / load-balancer traffic)"}.get(client.kind, "a client"),
+                "pod": kube.name(pod), "port": port, "protocol": proto,
+                "service_port": kube.port_label(sp), "policies": names, "policy": kube.name(v.ingress.policies[0]),
+                "policy_namespace": kube.namespace(v.ingress.policies[0])}
+            near = _near_peer(v.ingress.policies, client)
+            refs = [Ref.field(p, "spec.podSelector", _selector_text((p.get("spec") or {}).get("podSelector")))
+                    for p in v.ingress.policies[:3]]
+            if near is not None:
+                pol, i, j, lacks, op = near
+                facts.update(near_policy=kube.name(pol), near_rule=f"ingress[{i}].from[{j}]", lacks=lacks)
+                if isinstance(op, dict):
+                    facts["patch"] = _json([op])
+                    facts["policy"] = kube.name(pol)
+                else:
+                    facts["label"] = " ".join(f"{k}={v}" for k, v in op[1].items())
+                    facts["client_namespace"] = client.endpoint.ns_name
+            elif client.endpoint.is_pod:
+                ident = _identity(client.endpoint.pod or {})
+                peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": client.endpoint.ns_name}},
+                        **({"podSelector": {"matchLabels": ident}} if ident else {})}
+                facts["patch"] = _json([{"op": "add", "path": "/spec/ingress/-",
+                                         "value": {"from": [peer], "ports": [{"port": port, "protocol": proto}]}}])
+            else:
+                facts["node_ip"] = client.endpoint.ip
+            yield Finding("network-policy-blocks-client", CRIT, f"Service {ev.target}", facts, refs)
+            break
+
+
+def wrong_port(ev: Evidence) -> Iterator[Finding]:
+    if not _policies(ev) or not ev.selected_pods:
+        return
+    for client in _clients(ev):
+        for pod, sp, port, proto, v in _verdicts(ev, client):
+            if v.ingress.allowed:
+                continue
+            admitting = _peers_admit(v.ingress.policies, client)
+            if not admitting:
+                continue
+            pol, i, rule = admitting[0]
+            allowed = [str(p.get("port")) + ("-" + str(p["endPort"]) if p.get("endPort") else "")
+                       + "/" + str(p.get("protocol") or "TCP") for p in rule.get("ports") or []]
+            mistaken = next((k for k, p in enumerate(rule.get("ports") or [])
+                             if p.get("port") in (sp.get("port"), sp.get("nodePort"), sp.get("name"))), None)
+            facts = {"client": client.why, "pod": kube.name(pod), "port": port, "protocol": proto,
+                     "service_port": kube.port_label(sp), "policy": kube.name(pol), "policy_namespace": kube.namespace(pol),
+                     "rule": f"ingress[{i}]", "allowed_ports": ", ".join(allowed),
+                     "node_port": sp.get("nodePort") if mistaken is not None and (rule["ports"][mistaken].get("port")
+                                                                                  == sp.get("nodePort")) else None,
+                     "patch": _json([{"op": "replace", "path": f"/spec/ingress/{i}/ports/{mistaken}/port", "value": port}])
+                     if mistaken is not None else None}
+            yield Finding("network-policy-wrong-port", CRIT, f"Service {ev.target}", facts,
+                          [Ref.field(pol, f"spec.ingress[{i}].ports", ", ".join(allowed))])
+            return
+
+
+def blocks_dns(ev: Evidence) -> Iterator[Finding]:
+    policies = _policies(ev)
+    dns = [p for p in ev.of_kind("Pod", "kube-system") if kube.labels(p).get(DNS_LABEL[0]) == DNS_LABEL[1]
+           and kube.pod_ready(p)]
+    if not policies or not dns:
+        return
+    pods = _endpoint_pods(ev)
+    if not pods:
+        return
+    pod = pods[0]
+    src = Endpoint.of_pod(pod, _ns_of(ev, pod))
+    dst = Endpoint.of_pod(dns[0], _ns_of(ev, dns[0]))
+    udp = evaluate(policies, src, dst, 53, "UDP")
+    tcp = evaluate(policies, src, dst, 53, "TCP")
+    if udp.egress.allowed and tcp.egress.allowed:
+        return
+    blocked = [pr for pr, v in (("UDP", udp), ("TCP", tcp)) if not v.egress.allowed]
+    pol = udp.egress.policies[0] if udp.egress.policies else tcp.egress.policies[0]
+    rule = {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {DNS_LABEL[0]: DNS_LABEL[1]}}}],
+            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+    yield Finding("network-policy-blocks-dns", WARN, f"Service {ev.target}",
+                  {"pod": kube.name(pod), "blocked": " and ".join(blocked), "policy": kube.name(pol),
+                   "policy_namespace": kube.namespace(pol), "dns_pod": kube.name(dns[0]),
+                   "dns_ip": (dns[0].get("status") or {}).get("podIP"),
+                   "patch": _json([{"op": "add", "path": "/spec/egress/-", "value": rule}])},
+                  [Ref.field(pol, "spec.policyTypes", ", ".join((pol.get("spec") or {}).get("policyTypes") or []))])
+
+
+def not_enforced(ev: Evidence) -> Iterator[Finding]:
+    pods = _endpoint_pods(ev)
+    if not pods or not ev.was_collected("NetworkPolicy"):
+        return
+    selecting = {kube.name(p) for pod in pods for d in ("Ingress", "Egress") for p in isolating(_policies(ev), pod, d)}
+    plugin = cni.detect(ev.of_kind("Pod", "kube-system") + ev.of_kind("Pod", "kube-flannel"))
+    if not selecting or plugin is None or plugin.enforces is not False:
+        return
+    yield Finding("network-policy-not-enforced", INFO, f"Service {ev.target}",
+                  {"policies": sorted(selecting), "plugin": plugin.name, "note": plugin.note},
+                  [Ref("field", "kube-system", f"network plugin: {plugin.name}")])
+
+
+@hookimpl
+def register_checks(register: Any) -> None:
+    register(blocks_client, emits=("network-policy-blocks-client",))
+    register(wrong_port, emits=("network-policy-wrong-port",))
+    register(blocks_dns, emits=("network-policy-blocks-dns",))
+    register(not_enforced, emits=("network-policy-not-enforced",))
