@@ -136,57 +136,56 @@ def _peers_admit(policies: list[Obj], client: Client) -> list[tuple[Obj, int, Ob
     return out
 
 
-def blocks_client(ev: Evidence) -> Iterator[Finding]:
+def _denied(ev: Evidence) -> Iterator[tuple[Client, Obj, Obj, int, str, Any, list]]:
+    """Each client the pods' ingress policies drop, with the rules that admit it on other
+    ports (for wrong_port) — (client, pod, Service port, port, protocol, verdict, rules)."""
     if not _policies(ev) or not ev.selected_pods:
         return
     for client in _clients(ev):
         for pod, sp, port, proto, v in _verdicts(ev, client):
-            if v.ingress.allowed:
-                continue
-            if _peers_admit(v.ingress.policies, client):
-                continue  # admitted on other ports: wrong_port says it
-            names = [f"{kube.namespace(p)}/{kube.name(p)}" for p in v.ingress.policies]
-            facts: dict[str, Any] = {
-                "client": client.why, "client_kind": client.kind,
-                "client_kind_words": {"ingress-controller": "the Ingress controller", "gateway": "the Gateway",
-                                      "node": "the nodes (NodePort / load-balancer traffic)"}.get(client.kind, "a client"),
-                "pod": kube.name(pod), "port": port, "protocol": proto,
-                "service_port": kube.port_label(sp), "policies": names, "policy": kube.name(v.ingress.policies[0]),
-                "policy_namespace": kube.namespace(v.ingress.policies[0])}
-            near = _near_peer(v.ingress.policies, client)
-            refs = [Ref.field(p, "spec.podSelector", _selector_text((p.get("spec") or {}).get("podSelector")))
-                    for p in v.ingress.policies[:3]]
-            if near is not None:
-                pol, i, j, lacks, op = near
-                facts.update(near_policy=kube.name(pol), near_rule=f"ingress[{i}].from[{j}]", lacks=lacks)
-                if isinstance(op, dict):
-                    facts["patch"] = _json([op])
-                    facts["policy"] = kube.name(pol)
-                else:
-                    facts["label"] = " ".join(f"{k}={v}" for k, v in op[1].items())
-                    facts["client_namespace"] = client.endpoint.ns_name
-            elif client.endpoint.is_pod:
-                ident = _identity(client.endpoint.pod or {})
-                peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": client.endpoint.ns_name}},
-                        **({"podSelector": {"matchLabels": ident}} if ident else {})}
-                facts["patch"] = _json([{"op": "add", "path": "/spec/ingress/-",
-                                         "value": {"from": [peer], "ports": [{"port": port, "protocol": proto}]}}])
+            if not v.ingress.allowed:
+                yield client, pod, sp, port, proto, v, _peers_admit(v.ingress.policies, client)
+                break
+
+
+def blocks_client(ev: Evidence) -> Iterator[Finding]:
+    for client, pod, sp, port, proto, v, admitting in _denied(ev):
+        if admitting:
+            continue  # admitted on other ports: wrong_port says it
+        names = [f"{kube.namespace(p)}/{kube.name(p)}" for p in v.ingress.policies]
+        facts: dict[str, Any] = {
+            "client": client.why, "client_kind": client.kind,
+            "client_kind_words": {"ingress-controller": "the Ingress controller", "gateway": "the Gateway",
+                                  "node": "the nodes (NodePort / load-balancer traffic)"}.get(client.kind, "a client"),
+            "pod": kube.name(pod), "port": port, "protocol": proto,
+            "service_port": kube.port_label(sp), "policies": names, "policy": kube.name(v.ingress.policies[0]),
+            "policy_namespace": kube.namespace(v.ingress.policies[0])}
+        near = _near_peer(v.ingress.policies, client)
+        refs = [Ref.field(p, "spec.podSelector", _selector_text((p.get("spec") or {}).get("podSelector")))
+                for p in v.ingress.policies[:3]]
+        if near is not None:
+            pol, i, j, lacks, op = near
+            facts.update(near_policy=kube.name(pol), near_rule=f"ingress[{i}].from[{j}]", lacks=lacks)
+            if isinstance(op, dict):
+                facts["patch"] = _json([op])
+                facts["policy"] = kube.name(pol)
             else:
-                facts["node_ip"] = client.endpoint.ip
-            yield Finding("network-policy-blocks-client", CRIT, f"Service {ev.target}", facts, refs)
-            break
+                facts["label"] = " ".join(f"{k}={v}" for k, v in op[1].items())
+                facts["client_namespace"] = client.endpoint.ns_name
+        elif client.endpoint.is_pod:
+            ident = _identity(client.endpoint.pod or {})
+            peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": client.endpoint.ns_name}},
+                    **({"podSelector": {"matchLabels": ident}} if ident else {})}
+            facts["patch"] = _json([{"op": "add", "path": "/spec/ingress/-",
+                                     "value": {"from": [peer], "ports": [{"port": port, "protocol": proto}]}}])
+        else:
+            facts["node_ip"] = client.endpoint.ip
+        yield Finding("network-policy-blocks-client", CRIT, f"Service {ev.target}", facts, refs)
 
 
 def wrong_port(ev: Evidence) -> Iterator[Finding]:
-    if not _policies(ev) or not ev.selected_pods:
-        return
-    for client in _clients(ev):
-        for pod, sp, port, proto, v in _verdicts(ev, client):
-            if v.ingress.allowed:
-                continue
-            admitting = _peers_admit(v.ingress.policies, client)
-            if not admitting:
-                continue
+    for client, pod, sp, port, proto, v, admitting in _denied(ev):
+        if admitting:
             pol, i, rule = admitting[0]
             allowed = [str(p.get("port")) + ("-" + str(p["endPort"]) if p.get("endPort") else "")
                        + "/" + str(p.get("protocol") or "TCP") for p in rule.get("ports") or []]
