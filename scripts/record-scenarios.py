@@ -71,7 +71,7 @@ def record(cp: controlplane.ControlPlane, sc: scenarios.Scenario) -> None:
     out = ROOT / "svcdoctor" / "recordings" / f"{sc.name}.yaml"
     env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig)}
     subprocess.run(["svcdoctor", "record", f"svc/{sc.service}", "-n", sc.namespace,
-                    "-o", str(out), "--force", "--description", sc.description, "--no-probe"],
+                    "-o", str(out), "--force", "--description", sc.description, "--no-probe", *sc.args],
                    check=True, env=env)
     # kwok runs no kube-proxy: there is no data plane to probe in this cluster.
     n = finish(out, sc.expect, f"kube-apiserver {controlplane.K8S_VERSION} + kwok "

@@ -80,6 +80,36 @@ def _add_observed_at(p: argparse.ArgumentParser) -> None:
                    "and checks that depend on an age say what they could not verify")
 
 
+def _add_clients(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("clients (NetworkPolicy: who must reach the Service)")
+    g.add_argument("--client", metavar="pod/NAME", action="append", default=[],
+                   help="a pod that must reach the Service (in --client-namespace, default the Service's); repeatable")
+    g.add_argument("--client-namespace", metavar="NS",
+                   help="the namespace of --client pods; alone: any pod of that namespace")
+    g.add_argument("--client-cidr", metavar="CIDR", action="append", default=[],
+                   help="an address range outside the cluster that must reach the Service; repeatable")
+
+
+def _clients(args: argparse.Namespace) -> list[dict[str, str]]:
+    import ipaddress
+
+    out: list[dict[str, str]] = []
+    ns = check_namespace(args.client_namespace) if args.client_namespace else ""
+    for text in args.client:
+        kind, _, name = text.partition("/")
+        if kind not in ("pod", "pods", "po") or not name or "/" in name:
+            raise UsageError(f"--client {text!r}: use pod/NAME (and --client-namespace NS for another namespace)")
+        out.append({"pod": name, **({"namespace": ns} if ns else {})})
+    if ns and not args.client:
+        out.append({"namespace": ns})
+    for text in args.client_cidr:
+        try:
+            out.append({"cidr": str(ipaddress.ip_network(text, strict=False))})
+        except ValueError:
+            raise UsageError(f"--client-cidr {text!r} is not an address range (e.g. 203.0.113.0/24)") from None
+    return out
+
+
 def _add_summary(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("LLM summary (optional: pip install 'svcdoctor[llm]')")
     g.add_argument("--summarize", action="store_true",
@@ -130,6 +160,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                    help="read a svcdoctor recording, `kubectl get -o yaml|json` output, or a "
                    "`kubectl cluster-info dump --output-directory` folder instead of a cluster")
     _add_observed_at(d)
+    _add_clients(d)
     _add_probe(d)
     _add_output(d)
     _add_summary(d)
@@ -150,6 +181,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", required=True, metavar="FILE", help="recording to write")
     r.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     r.add_argument("--description", default="", help="what this recording shows")
+    _add_clients(r)
     _add_probe(r)
 
     sub.add_parser("plugins", help="list loaded plugins, their hooks and checks")
@@ -239,15 +271,16 @@ def _cluster_configured(args: argparse.Namespace) -> bool:
 
 
 def _evidence(args: argparse.Namespace, name: str | None, namespace: str | None) -> Evidence:
+    clients = _clients(args)
     if args.source:
-        return collect.offline(args.source, name, namespace, args.observed_at)
+        return collect.offline(args.source, name, namespace, args.observed_at, clients=clients)
     if args.observed_at is not None:
         raise UsageError("--observed-at applies to --from input only (a live cluster is observed now)")
     if not _cluster_configured(args):
         raise ClusterError("no cluster configured: no kubeconfig (KUBECONFIG, ~/.kube/config) and "
                            "not running in a pod; use --kubeconfig, or --from FILE for offline input")
     return collect.live(name, namespace, context=args.context, kubeconfig=args.kubeconfig,
-                        timeout=args.request_timeout, probe=_probe_options(args))
+                        timeout=args.request_timeout, probe=_probe_options(args), clients=clients)
 
 
 def _record(args: argparse.Namespace) -> int:

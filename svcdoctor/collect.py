@@ -17,25 +17,30 @@ from .evidence import Evidence
 
 def live(name: str | None, namespace: str | None, *, context: str | None = None,
          kubeconfig: str | None = None, timeout: float | None = None,
-         probe: probes.ProbeOptions | None = None) -> Evidence:
+         probe: probes.ProbeOptions | None = None, clients: list[dict[str, str]] | None = None) -> Evidence:
     """Read the Service's evidence from the cluster (at most 8 requests), then probe what
     only the network can tell (unless ``probe.enabled`` is False)."""
     from . import probing, registry
     from .sources.live import evidence_from_cluster
 
     evidence = evidence_from_cluster(name, namespace, context=context, kubeconfig=kubeconfig,
-                                     timeout=timeout, registry=registry.default())
+                                     timeout=timeout, registry=registry.default(), clients=clients)
     probing.probe(evidence, registry.default(), probe or probes.ProbeOptions())
     return evidence
 
 
 def offline(path: str | Path, name: str | None, namespace: str | None,
-            observed_at: datetime | None = None, kind: str = "Service") -> Evidence:
+            observed_at: datetime | None = None, kind: str = "Service",
+            clients: list[dict[str, str]] | None = None) -> Evidence:
     """A recording, kubectl output or a cluster-info dump folder; ``kind`` says what
-    ``name`` is (a Service, an Ingress or route kind, or "URL")."""
+    ``name`` is (a Service, an Ingress or route kind, or "URL"). ``clients`` replace the
+    ones a recording names."""
     from .sources.open import evidence_from_path
 
     evidence = evidence_from_path(path, name, namespace, observed_at, kind)
+    if clients:
+        evidence.clients = [{**c, "namespace": c.get("namespace") or evidence.target.namespace}
+                            if "cidr" not in c else c for c in clients]
     _check_url(evidence)
     return evidence
 

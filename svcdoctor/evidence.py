@@ -65,6 +65,9 @@ class Evidence:
     # Namespaces whose Services were listed in full (live reads, recordings); None for
     # kubectl output, which holds what it holds: then its Services' namespaces count.
     service_namespaces: set[str] | None = None
+    # Clients named on the command line (--client pod/NAME, --client-namespace NS,
+    # --client-cidr CIDR): [{"pod": name, "namespace": ns} | {"namespace": ns} | {"cidr": c}].
+    clients: list[dict[str, str]] = field(default_factory=list)
 
     # --- the Service and what hangs off it -------------------------------------------
 

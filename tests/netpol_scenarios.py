@@ -157,7 +157,30 @@ def _flannel(cp: Any, sc: Scenario) -> None:
     _wait_ready(cp, sc, 2)
 
 
+FRONTEND = textwrap.dedent("""\
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: frontend, namespace: np-front, labels: {app: frontend}}
+    spec:
+      containers: [{name: frontend, image: "shop/frontend:7.1"}]
+    """)
+
 SHARED = [
+    Scenario("netpol-client-egress",
+             "Pod np-front/frontend may send only to the cluster DNS (its namespace's egress policy); backend in "
+             "np-back admits it, but it never gets out. Diagnosed with --client pod/frontend --client-namespace np-front.",
+             "np-back", "backend",
+             [*l7.app("backend", "np-back"), FRONTEND,
+              netpol("allow-frontend", "np-back", {
+                  "podSelector": {"matchLabels": {"app": "backend"}}, "policyTypes": ["Ingress"],
+                  "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "np-front"}},
+                                         "podSelector": {"matchLabels": {"app": "frontend"}}}],
+                               "ports": [{"port": 8080}]}]}),
+              netpol("egress-dns-only", "np-front", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
+                  "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
+                  "ports": [{"port": 53, "protocol": "UDP"}]}]})],
+             ["network-policy-blocks-egress"], namespaces=["np-front"],
+             args=["--client", "pod/frontend", "--client-namespace", "np-front"]),
     Scenario("netpol-not-enforced",
              "ledger's namespace has a default-deny policy, but the cluster runs flannel alone, which does not "
              "enforce NetworkPolicy.",

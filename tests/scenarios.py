@@ -131,6 +131,7 @@ class Scenario:
     # CRDs and pools, node labels) get a control plane of their own, named here and
     # prepared by CLUSTERS[cluster] (scenarios naming the same cluster share it).
     cluster: str = ""
+    args: list[str] = field(default_factory=list)   # extra diagnose/record options (--client ...)
 
 
 def _slices_settled(cp: Any, sc: Scenario) -> bool:

@@ -72,7 +72,7 @@ def test_scenario_diagnosed_live(clusters, ran, name):
     cp = clusters(sc.cluster)
     # --no-probe: kwok runs no kube-proxy, so this cluster has no data plane to probe
     # (the network lab tier probes a real one).
-    proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json", "--no-probe",
+    proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json", "--no-probe", *sc.args,
                      kubeconfig=cp.kubeconfig)
     assert ids(proc) == sorted(sc.expect)
     assert proc.returncode == (0 if not sc.expect else proc.returncode)

@@ -286,3 +286,69 @@ def test_unselected_pods_are_open_and_allow_all_opens(pols, s, d, port):
     dns = d.split("/")[0]
     opened = pols + [policy(dns, "allow-all", {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{}]})]
     assert evaluate(opened, ep(s), ep(d), port).ingress.allowed
+
+
+# --- the clients named on the command line, on recordings --------------------------------
+
+import json as _json  # noqa: E402
+import subprocess  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from helpers import cli  # noqa: E402
+
+REC = Path(__file__).resolve().parents[1] / "svcdoctor" / "recordings"
+
+
+def diagnose(recording: str, *args: str) -> tuple[int, dict | str]:
+    proc = subprocess.run([cli(), "diagnose", "--from", str(REC / f"{recording}.yaml"), "-o", "json", *args],
+                          capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in proc.stderr
+    return proc.returncode, (_json.loads(proc.stdout) if proc.returncode < 3 else proc.stderr.strip())
+
+
+def ids(report: dict) -> list[str]:
+    return sorted(f["id"] for f in report["findings"] if f["id"] != "could-not-verify")
+
+
+def test_recorded_client_replays():
+    code, report = diagnose("netpol-client-egress")
+    assert code == 2 and ids(report) == ["network-policy-blocks-egress"]
+    (f,) = [f for f in report["findings"] if f["id"] == "network-policy-blocks-egress"]
+    assert f["facts"]["policy"] == "egress-dns-only" and f["facts"]["port"] == 8080
+
+
+def test_a_whole_namespace_as_client():
+    """--client-namespace alone: any pod there, so only namespace-wide rules count: the
+    namespace-wide egress policy holds it back, and backend admits only app=frontend."""
+    code, report = diagnose("netpol-client-egress", "--client-namespace", "np-front")
+    assert ids(report) == ["network-policy-blocks-client", "network-policy-blocks-egress"]
+    (f,) = [f for f in report["findings"] if f["id"] == "network-policy-blocks-client"]
+    assert _json.loads(f["facts"]["patch"])[0]["value"]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "np-front"}}}]
+    code, report = diagnose("netpol-client-egress", "--client-namespace", "np-other")
+    assert ids(report) == ["network-policy-blocks-client"]   # its egress is free; backend's ingress is not
+
+
+def test_an_outside_range_as_client():
+    code, report = diagnose("netpol-blocks-dns", "--client-cidr", "203.0.113.0/24")
+    assert ids(report) == ["network-policy-blocks-dns"]   # worker admits every source: no ingress policy
+    code, report = diagnose("netpol-blocks-nodes", "--client-cidr", "203.0.113.0/24")
+    clients = [f["facts"]["client"] for f in report["findings"] if f["id"] == "network-policy-blocks-client"]
+    assert clients[0] == "clients in 203.0.113.0/24 (e.g. 203.0.113.1)"
+
+
+def test_a_client_pod_that_is_not_there_is_could_not_verify():
+    code, report = diagnose("netpol-client-egress", "--client", "pod/ghost")
+    assert ids(report) == []
+    assert [f["subject"] for f in report["findings"] if f["id"] == "could-not-verify"] == ["client pod np-back/ghost"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--client", "deploy/web"], "--client 'deploy/web': use pod/NAME"),
+    (["--client", "pod/"], "--client 'pod/': use pod/NAME"),
+    (["--client-cidr", "10.0.0.0/33"], "--client-cidr '10.0.0.0/33' is not an address range"),
+    (["--client-namespace", "Bad_NS"], "'Bad_NS' is not a valid namespace name"),
+])
+def test_bad_client_options_are_one_line(args, message):
+    code, err = diagnose("netpol-client-egress", *args)
+    assert code == 3 and message in err and len(err.splitlines()) == 1, err

@@ -81,3 +81,32 @@ def node_clients(evidence: Any) -> list[Client]:
                               f"node {name} ({ip}), the source of {kube.service_type(svc)} traffic after kube-proxy's "
                               "masquerade (externalTrafficPolicy Cluster)", "node"))
     return out
+
+
+def named_clients(evidence: Any) -> list[Client]:
+    """The clients named on the command line, as far as the evidence holds them."""
+    import ipaddress
+
+    out = []
+    for c in evidence.clients:
+        if c.get("cidr"):
+            net = ipaddress.ip_network(c["cidr"], strict=False)
+            ip = str(next(net.hosts(), net.network_address))
+            out.append(Client(Endpoint(ip=ip, what=f"client {c['cidr']}"), f"clients in {c['cidr']} (e.g. {ip})", "cidr"))
+        elif c.get("pod"):
+            pod = next((p for p in evidence.of_kind("Pod", c.get("namespace"))
+                        if kube.name(p) == c["pod"]), None)
+            if pod is not None:
+                out.append(pod_client(evidence, pod, f"pod {c.get('namespace')}/{c['pod']}", "named"))
+        elif c.get("namespace"):
+            # "any pod of the namespace": no labels of its own, so only namespace-wide rules apply
+            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "(any pod)", "namespace": c["namespace"],
+                                                                   "labels": {}}, "status": {}}
+            out.append(pod_client(evidence, pod, f"pods of namespace {c['namespace']}", "named"))
+    return out
+
+
+def missing_named(evidence: Any) -> list[str]:
+    """Named client pods the evidence does not hold (not found, or not readable)."""
+    return [f"{c.get('namespace')}/{c['pod']}" for c in evidence.clients if c.get("pod")
+            and not any(kube.name(p) == c["pod"] for p in evidence.of_kind("Pod", c.get("namespace")))]

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from typing import Any, Callable, Iterator
+from urllib.parse import quote
 
 from svcdoctor import hookimpl, kube
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
 from svcdoctor.kube import Obj
 from svcdoctor.netpol import cni
-from svcdoctor.netpol.clients import Client, l7_clients, namespace_obj, node_clients
+from svcdoctor.netpol.clients import Client, l7_clients, missing_named, named_clients, namespace_obj, node_clients
 from svcdoctor.netpol.evaluate import Endpoint, evaluate, isolating, peer_matches
 
 CRIT, WARN, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO
@@ -27,6 +28,10 @@ DNS_LABEL = ("k8s-app", "kube-dns")
 def plan_reads(evidence: Any, read: Callable[..., None]) -> None:
     if evidence.target.kind != "Service":
         return
+    for c in evidence.clients:   # the named client pods, each by name
+        if c.get("pod") and c.get("namespace") not in ("", evidence.target.namespace):
+            read("Pod", f"/api/v1/namespaces/{quote(c['namespace'], safe='')}/pods?fieldSelector="
+                 + quote(f"metadata.name={c['pod']}", safe=""), f"get pod {c['pod']} in namespace {c['namespace']}")
     if not evidence.was_collected("NetworkPolicy") and not any(g.kind == "NetworkPolicy" for g in evidence.gaps):
         read("NetworkPolicy", "/apis/networking.k8s.io/v1/networkpolicies", "list NetworkPolicies in all namespaces")
         return
@@ -79,7 +84,7 @@ def _ns_of(ev: Evidence, pod: Obj) -> Obj:
 
 
 def _clients(ev: Evidence) -> list[Client]:
-    return l7_clients(ev) + node_clients(ev)
+    return named_clients(ev) + l7_clients(ev) + node_clients(ev)
 
 
 def _near_peer(policies: list[Obj], client: Client) -> tuple[Obj, int, int, str, Any] | None:
@@ -232,6 +237,34 @@ def blocks_dns(ev: Evidence) -> Iterator[Finding]:
                   [Ref.field(pol, "spec.policyTypes", ", ".join((pol.get("spec") or {}).get("policyTypes") or []))])
 
 
+def blocks_egress(ev: Evidence) -> Iterator[Finding]:
+    """A named client's own egress policies do not admit the Service's pods on their port."""
+    for missing in missing_named(ev):
+        yield Finding("could-not-verify", INFO, f"client pod {missing}",
+                      {"what": f"whether client pod {missing} reaches the Service",
+                       "reason": "the pod is not in the evidence (not found, or not readable)"})
+    if not _policies(ev) or not ev.selected_pods:
+        return
+    for client in named_clients(ev):
+        if not client.endpoint.is_pod:
+            continue
+        for pod, sp, port, proto, v in _verdicts(ev, client):
+            if v.egress.allowed:
+                continue
+            pol = v.egress.policies[0]
+            rule = {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ev.target.namespace}},
+                            "podSelector": {"matchLabels": ev.selector}}],
+                    "ports": [{"port": port, "protocol": proto}]}
+            yield Finding("network-policy-blocks-egress", CRIT, f"Service {ev.target}",
+                          {"client": client.why, "pod": kube.name(pod), "port": port, "protocol": proto,
+                           "service_port": kube.port_label(sp), "policy": kube.name(pol),
+                           "policy_namespace": kube.namespace(pol),
+                           "policies": [f"{kube.namespace(p)}/{kube.name(p)}" for p in v.egress.policies],
+                           "patch": _json([{"op": "add", "path": "/spec/egress/-", "value": rule}])},
+                          [Ref.field(pol, "spec.podSelector", _selector_text((pol.get("spec") or {}).get("podSelector")))])
+            break
+
+
 def not_enforced(ev: Evidence) -> Iterator[Finding]:
     pods = _endpoint_pods(ev)
     if not pods or not ev.was_collected("NetworkPolicy"):
@@ -250,4 +283,5 @@ def register_checks(register: Any) -> None:
     register(blocks_client, emits=("network-policy-blocks-client",))
     register(wrong_port, emits=("network-policy-wrong-port",))
     register(blocks_dns, emits=("network-policy-blocks-dns",))
+    register(blocks_egress, emits=("network-policy-blocks-egress", "could-not-verify"))
     register(not_enforced, emits=("network-policy-not-enforced",))

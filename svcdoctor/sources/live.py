@@ -224,10 +224,12 @@ def connect(context: str | None = None, kubeconfig: str | None = None,
 
 def evidence_from_cluster(name: str, namespace: str | None, *, context: str | None = None,
                           kubeconfig: str | None = None, timeout: float | None = None,
-                          registry: Any = None) -> Evidence:
+                          registry: Any = None, clients: list[dict[str, str]] | None = None) -> Evidence:
     client, default_ns = connect(context, kubeconfig, timeout)
-    return collect(client, Target(namespace or default_ns, name), source_host=client.host,
-                   registry=registry)
+    target = Target(namespace or default_ns, name)
+    named = [{**c, "namespace": c.get("namespace") or target.namespace} if "cidr" not in c else c
+             for c in clients or []]
+    return collect(client, target, source_host=client.host, registry=registry, clients=named)
 
 
 def _plugin_reads(registry: Any, evidence: Evidence) -> list[tuple[str, str, str]]:
@@ -246,7 +248,8 @@ def _plugin_reads(registry: Any, evidence: Evidence) -> list[tuple[str, str, str
     return reads
 
 
-def collect(client: Client, target: Target, source_host: str = "", registry: Any = None) -> Evidence:
+def collect(client: Client, target: Target, source_host: str = "", registry: Any = None,
+            clients: list[dict[str, str]] | None = None) -> Evidence:
     ns, name = target.namespace, target.name
     qns = quote(ns, safe="")
     gaps: list[Gap] = []
@@ -326,10 +329,11 @@ def collect(client: Client, target: Target, source_host: str = "", registry: Any
             except Missing:
                 collected.add("Endpoints")  # looked, and there is none
         service_namespaces = _planned_rounds(client, pool, registry, target, items, collected,
-                                             gaps, absent, observed_at)
+                                             gaps, absent, observed_at, clients or [])
     evidence = build_evidence(items, target, collected=collected, observed_at=observed_at,
                               source=f"cluster {source_host or client.host} ({client.requests} API requests)",
                               gaps=gaps)
+    evidence.clients = list(clients or [])
     evidence.absent = absent
     evidence.service_namespaces = service_namespaces
     return evidence
@@ -337,7 +341,7 @@ def collect(client: Client, target: Target, source_host: str = "", registry: Any
 
 def _planned_rounds(client: Client, pool: ThreadPoolExecutor, registry: Any, target: Target,
                     items: list[Obj], collected: set[str], gaps: list[Gap], absent: set[str],
-                    observed_at: datetime) -> set[str]:
+                    observed_at: datetime, clients: list[dict[str, str]] = ()) -> set[str]:
     """Plugins plan their reads from what the reads so far showed, round after round (each
     round's answers may call for the next), until none asks for a path not yet read.
     Extends ``items``, ``collected``, ``gaps`` and ``absent``; returns the namespaces
@@ -348,6 +352,7 @@ def _planned_rounds(client: Client, pool: ThreadPoolExecutor, registry: Any, tar
         so_far = build_evidence(list(items), target, collected=set(collected),
                                 observed_at=observed_at, source="cluster", gaps=list(gaps))
         so_far.absent, so_far.service_namespaces = set(absent), set(service_namespaces)
+        so_far.clients = list(clients)
         planned = [r for r in _plugin_reads(registry, so_far) if r[1] not in done_paths]
         if not planned:
             break

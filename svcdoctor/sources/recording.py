@@ -57,6 +57,7 @@ SHAPE = {
                  "recordedAtGuess": shapes.STR, "recordedBy": shapes.STR, "source": shapes.STR,
                  "description": shapes.STR, "digest": shapes.STR},
     "collected": [shapes.STR], "absent": [shapes.STR], "serviceNamespaces": [shapes.STR],
+    "clients": [{"pod": shapes.STR, "namespace": shapes.STR, "cidr": shapes.STR}],
     "gaps": [{"what": shapes.STR, "reason": shapes.STR, "kind": shapes.STR}],
     "probes": [PROBE_SHAPE], "probeNote": shapes.STR,
     "expect": {"findings": [shapes.STR], "translation": shapes.STR},
@@ -116,6 +117,7 @@ def evidence_from_recording(doc: dict[str, Any], where: str, name: str | None = 
     evidence.absent = set(doc.get("absent") or [])
     if "serviceNamespaces" in doc:
         evidence.service_namespaces = set(doc.get("serviceNamespaces") or [])
+    evidence.clients = [c for c in doc.get("clients") or [] if c]
     evidence.observed_at_guess = guess
     return evidence
 
@@ -138,6 +140,8 @@ def recording_document(evidence: Evidence, *, source: str, description: str = ""
                            "probes": evidence.probes, "probeNote": evidence.probe_note}
     if evidence.service_namespaces is not None:
         doc["serviceNamespaces"] = sorted(evidence.service_namespaces)
+    if evidence.clients:
+        doc["clients"] = evidence.clients
     if expect:
         doc["expect"] = expect
     doc["items"] = [redact_object(o) for o in evidence.items if _relevant(o, evidence)]
