@@ -35,9 +35,12 @@ def plan_reads(evidence: Any, read: Callable[..., None]) -> None:
     if not evidence.was_collected("NetworkPolicy") and not any(g.kind == "NetworkPolicy" for g in evidence.gaps):
         read("NetworkPolicy", "/apis/networking.k8s.io/v1/networkpolicies", "list NetworkPolicies in all namespaces")
         return
+    # Namespace labels matter only for the policies evaluated here: those of the Service's
+    # namespace (its pods' ingress and egress) and of the named clients (their egress).
+    relevant = {evidence.target.namespace} | {c.get("namespace") for c in evidence.clients if c.get("namespace")}
     uses_namespaces = any(
         peer.get("namespaceSelector") is not None
-        for p in evidence.of_kind("NetworkPolicy")
+        for p in evidence.of_kind("NetworkPolicy") if kube.namespace(p) in relevant
         for key, peers in (("ingress", "from"), ("egress", "to"))
         for rule in (p.get("spec") or {}).get(key) or [] for peer in rule.get(peers) or [])
     if uses_namespaces and not evidence.was_collected("Namespace"):
