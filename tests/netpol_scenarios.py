@@ -85,13 +85,13 @@ SCENARIOS = [
                   "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}]})],
              [], setup=_served("127.0.0.44", "shop"), cluster="l7"),
     Scenario("netpol-namespace-label",
-             "catalog's policy admits namespaces labelled network.example/ingress=true; the ingress-nginx "
+             "books's policy admits namespaces labelled network.example/ingress=true; the ingress-nginx "
              "namespace does not carry that label.",
-             "np-catalog", "catalog",
-             [*_app_with_ingress("catalog", "np-catalog"), netpol("allow-ingress", "np-catalog", {
-                 "podSelector": {"matchLabels": {"app": "catalog"}}, "policyTypes": ["Ingress"],
+             "np-books", "books",
+             [*_app_with_ingress("books", "np-books"), netpol("allow-ingress", "np-books", {
+                 "podSelector": {"matchLabels": {"app": "books"}}, "policyTypes": ["Ingress"],
                  "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"network.example/ingress": "true"}}}]}]})],
-             ["network-policy-blocks-client"], setup=_served("127.0.0.45", "catalog"), cluster="l7"),
+             ["network-policy-blocks-client"], setup=_served("127.0.0.45", "books"), cluster="l7"),
     Scenario("netpol-blocks-nodes",
              "NodePort Service metrics behind a default-deny policy: NodePort traffic arrives from the nodes' "
              "addresses (externalTrafficPolicy Cluster), which nothing admits.",
