@@ -21,9 +21,9 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from svcdoctor import hookimpl, kube
-from svcdoctor.l7 import GATEWAY_GROUP, ROUTE_KINDS, hops
+from svcdoctor.l7 import GATEWAY_GROUP, ROUTE_KINDS
 from svcdoctor.l7.classes import CONTROLLERS
-from svcdoctor.l7.refs import fronts
+from svcdoctor.l7.refs import backends, fronts, is_service_ref
 from svcdoctor.l7 import gateway as gw
 
 GW = f"/apis/{GATEWAY_GROUP}/v1/"
@@ -101,8 +101,8 @@ def _candidates(ev: Any) -> list[Any]:
     ns, name = ev.target.namespace, ev.target.name
     out = []
     for obj in fronts(ev.items):
-        for r in (hops.refs_mod.backends(obj)):
-            if not hops.refs_mod.is_service_ref(r):
+        for r in backends(obj):
+            if not is_service_ref(r):
                 continue
             if (r.namespace, r.name) == (ns, name):
                 out.append(r)
