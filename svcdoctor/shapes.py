@@ -71,6 +71,10 @@ _NETPOL_PEER = {"podSelector": SELECTOR, "namespaceSelector": SELECTOR,
 _NETPOL_PORT = {"protocol": STR, "port": INT_OR_STR, "endPort": INT}
 
 
+_ADMIN_POLICY = {"spec": {"subject": {"namespaces": SELECTOR,
+                                       "pods": {"namespaceSelector": SELECTOR, "podSelector": SELECTOR}}}}
+
+
 def _route(rule: dict[str, Any]) -> dict[str, Any]:
     return {"spec": {"parentRefs": [_PARENT_REF], "hostnames": [STR],
                      "rules": [{"backendRefs": [_BACKEND_REF], **rule}]},
@@ -162,6 +166,15 @@ KINDS: dict[str, dict[str, Any]] = {
         "podSelector": SELECTOR, "policyTypes": [STR],
         "ingress": [{"from": [_NETPOL_PEER], "ports": [_NETPOL_PORT]}],
         "egress": [{"to": [_NETPOL_PEER], "ports": [_NETPOL_PORT]}]}},
+    "APIGroup": {"name": STR, "versions": [{"groupVersion": STR, "version": STR}],
+                 "preferredVersion": {"groupVersion": STR, "version": STR}},
+    "CiliumNetworkPolicy": {"spec": {"endpointSelector": SELECTOR}, "specs": [{"endpointSelector": SELECTOR}]},
+    "CiliumClusterwideNetworkPolicy": {"spec": {"endpointSelector": SELECTOR},
+                                       "specs": [{"endpointSelector": SELECTOR}]},
+    "GlobalNetworkPolicy": {"spec": {"selector": STR, "namespaceSelector": STR}},
+    "AdminNetworkPolicy": _ADMIN_POLICY,
+    "BaselineAdminNetworkPolicy": _ADMIN_POLICY,
+    "ClusterNetworkPolicy": _ADMIN_POLICY,
     "ReferenceGrant": {"spec": {"from": [{"group": STR, "kind": STR, "namespace": STR}],
                                 "to": [{"group": STR, "kind": STR, "name": STR}]}},
 }

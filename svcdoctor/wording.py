@@ -4,7 +4,7 @@ A playbook has ``title``, ``explanation``, ``why``, ``fix`` (steps, each ``text`
 optional ``command``) and ``links``. Text holds ``{placeholders}`` filled from the finding's
 facts (plus ``namespace`` and ``service``); other braces are literal. An entry written as
 ``{when: fact, text: "..."}`` (or a fix step with ``when:``) appears only when that fact
-has a value. A sentence, paragraph or fix step whose
+has a value; ``when: not fact`` only when it has none. A sentence, paragraph or fix step whose
 placeholders have no value in this finding is left out, so one playbook covers the
 variants of a finding without conditionals in code.
 
@@ -76,11 +76,11 @@ def placeholders(playbook: dict[str, Any]) -> set[str]:
                         *_paragraphs(playbook.get("why"))]
     for step in playbook.get("fix") or []:
         texts += [step.get("text", ""), step.get("command", "")]
-    texts += [str(p.get("when", "")) and "{" + str(p["when"]) + "}"
+    texts += [str(p.get("when", "")) and "{" + _gate(p["when"])[0] + "}"
               for key in ("explanation", "why") for p in _entries(playbook.get(key)) if isinstance(p, dict)]
-    texts += ["{" + str(step["when"]) + "}" for step in playbook.get("fix") or [] if step.get("when")]
+    texts += ["{" + _gate(step["when"])[0] + "}" for step in playbook.get("fix") or [] if step.get("when")]
     for link in playbook.get("links") or []:
-        texts += [link["url"], "{" + str(link["when"]) + "}"] if isinstance(link, dict) else [link]
+        texts += [link["url"], "{" + _gate(link["when"])[0] + "}"] if isinstance(link, dict) else [link]
     return {m for t in texts for m in PLACEHOLDER.findall(t)}
 
 
@@ -94,10 +94,19 @@ def _paragraphs(value: Any) -> list[str]:
     return [e["text"] if isinstance(e, dict) else str(e) for e in _entries(value)]
 
 
+def _gate(when: Any) -> tuple[str, bool]:
+    """``when: fact`` → (fact, True); ``when: not fact`` → (fact, False)."""
+    text = str(when).strip()
+    return (text[4:].strip(), False) if text.startswith("not ") else (text, True)
+
+
 def _given(facts: dict[str, Any], when: Any) -> bool:
-    """A ``when:`` gate: the named fact has a value (a sentence with no placeholder of its
-    own, e.g. "fix the backends first", is shown only when it is true)."""
-    return when is None or bool(facts.get(str(when)))
+    """A ``when:`` gate: the named fact has a value, or with ``not`` has none (a sentence
+    with no placeholder of its own, e.g. "fix the backends first", is shown only then)."""
+    if when is None:
+        return True
+    fact, wanted = _gate(when)
+    return bool(facts.get(fact)) is wanted
 
 
 def _fill_all(value: Any, facts: dict[str, Any]) -> str:

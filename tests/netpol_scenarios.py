@@ -1,7 +1,10 @@
 """NetworkPolicy scenarios. In cluster "l7" (tests/l7_scenarios.py: ingress-nginx played by
 the test, in namespace ingress-nginx) the policies stand between the controller and the
 pods; the apiserver stores them with its defaults (policyTypes filled in). The shared
-control plane gets flannel's DaemonSet in kube-system for the "not enforced" case."""
+control plane gets flannel's DaemonSet in kube-system for the "not enforced" case.
+Cluster "policy-apis" serves the other policy APIs: AdminNetworkPolicy's CRDs as
+published (sigs.k8s.io/network-policy-api), Cilium's and Calico's kinds as CRDs of the
+same group, version, kind and scope."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import textwrap
 from typing import Any
 
 import l7_scenarios as l7
+import upstream_crds
 from scenarios import Scenario, _wait_ready, deployment, service
 
 CONTROLLER_PODS = {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}
@@ -118,6 +122,35 @@ SCENARIOS = [
              ["network-policy-blocks-dns"], cluster="l7"),
 ]
 
+KUBE_DNS = service("kube-dns", "kube-system", {"k8s-app": "kube-dns"},
+                   ports="[{name: dns, port: 53, targetPort: 53, protocol: UDP}, "
+                         "{name: dns-tcp, port: 53, targetPort: 53, protocol: TCP}]")
+
+
+def _dns_service_ip_rule(cp: Any, sc: Scenario) -> None:
+    """np-ledger admits port 53 to the kube-dns Service IP only: the classic mistake."""
+    ip = json.loads(cp.kubectl("-n", "kube-system", "get", "svc", "kube-dns", "-o", "json").stdout)["spec"]["clusterIP"]
+    cp.kubectl("apply", "-f", "-", input=netpol("egress-dns-by-service-ip", "np-ledger", {
+        "podSelector": {"matchLabels": {"app": "ledger"}}, "policyTypes": ["Egress"],
+        "egress": [{"to": [{"ipBlock": {"cidr": f"{ip}/32"}}], "ports": [{"port": 53, "protocol": "UDP"}]}]}))
+    _wait_ready(cp, sc, 2)
+
+
+DNS_TARGET = Scenario(
+    "netpol-dns-target",
+    "Diagnosing the cluster DNS Service itself: np-batch denies all egress; np-ledger admits port 53 only to "
+    "the kube-dns Service IP (policies see the pods after DNAT); np-web admits the DNS pods correctly.",
+    "kube-system", "kube-dns",
+    [KUBE_DNS, netpol("deny-egress", "np-batch", {"podSelector": {}, "policyTypes": ["Egress"]}),
+     netpol("egress-dns", "np-web", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
+         "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                 "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+         "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}]})],
+    ["network-policy-blocks-dns"], namespaces=["np-batch", "np-ledger", "np-web"],
+    setup=_dns_service_ip_rule, cluster="l7")
+SCENARIOS.append(DNS_TARGET)
+
+
 COREDNS = textwrap.dedent("""\
     apiVersion: apps/v1
     kind: Deployment
@@ -188,3 +221,87 @@ SHARED = [
              [*l7.app("ledger", "np-legacy"), netpol("default-deny", "np-legacy", DEFAULT_DENY)],
              ["network-policy-not-enforced"], setup=_flannel),
 ]
+
+
+# --- cluster "policy-apis" ---------------------------------------------------------------------
+
+NETWORK_POLICY_API = ("sigs.k8s.io/network-policy-api", "v0.1.1")   # AdminNetworkPolicy v1alpha1
+ADMIN_CRDS = ["adminnetworkpolicies", "baselineadminnetworkpolicies"]
+
+
+def _crd(group: str, kind: str, plural: str, scope: str, version: str) -> str:
+    """A CRD serving ``kind`` as the plugin's own does (group, version, names, scope); the
+    schema keeps every field, as svcdoctor only reads what the server returns."""
+    return json.dumps({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                       "metadata": {"name": f"{plural}.{group}"},
+                       "spec": {"group": group, "scope": scope,
+                                "names": {"kind": kind, "plural": plural, "singular": kind.lower(),
+                                          "listKind": f"{kind}List"},
+                                "versions": [{"name": version, "served": True, "storage": True,
+                                              "schema": {"openAPIV3Schema": {
+                                                  "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}})
+
+
+PLUGIN_CRDS = [("cilium.io", "CiliumNetworkPolicy", "ciliumnetworkpolicies", "Namespaced", "v2"),
+               ("cilium.io", "CiliumClusterwideNetworkPolicy", "ciliumclusterwidenetworkpolicies", "Cluster", "v2"),
+               ("crd.projectcalico.org", "NetworkPolicy", "networkpolicies", "Namespaced", "v1"),
+               ("crd.projectcalico.org", "GlobalNetworkPolicy", "globalnetworkpolicies", "Cluster", "v1")]
+
+
+def prepare_policy_apis(cp: Any) -> None:
+    module, version = NETWORK_POLICY_API
+    files = upstream_crds.fetch(module, version, "config/crd", [f"policy.networking.k8s.io_{c}.yaml" for c in ADMIN_CRDS],
+                                upstream_crds.cache_root() / f"network-policy-api-{version}" / "crds")
+    upstream_crds.install(cp, files, [f"{c}.policy.networking.k8s.io" for c in ADMIN_CRDS], "adminnetworkpolicies")
+    cp.kubectl("apply", "-f", "-", input="\n---\n".join(_crd(*c) for c in PLUGIN_CRDS))
+    cp.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+               *[f"crd/{plural}.{group}" for group, _k, plural, _s, _v in PLUGIN_CRDS])
+    cp.wait_until(lambda: cp.kubectl("get", "ciliumnetworkpolicies.cilium.io,networkpolicies.crd.projectcalico.org",
+                                     "-A", check=False).returncode == 0, timeout=30, what="plugin policy kinds served")
+
+
+def _obj(api: str, kind: str, name: str, ns: str | None, spec: dict) -> str:
+    meta = {"name": name, **({"namespace": ns} if ns else {})}
+    return json.dumps({"apiVersion": api, "kind": kind, "metadata": meta, "spec": spec})
+
+
+def _other_apps(ns: str) -> list[str]:
+    """Crowding: more apps, each with its own Cilium policy that selects only it."""
+    out = []
+    for other in ("ledger", "refunds", "fraud", "notify"):
+        out += l7.app(other, ns)
+        out.append(_obj("cilium.io/v2", "CiliumNetworkPolicy", f"{other}-l7", ns, {
+            "endpointSelector": {"matchLabels": {"app": other}},
+            "ingress": [{"fromEndpoints": [{"matchLabels": {"app": "gateway"}}]}]}))
+    return out
+
+
+POLICY_APIS = Scenario(
+    "netpol-other-policy-apis",
+    "pay is admitted by its NetworkPolicy, but Cilium, Calico and AdminNetworkPolicy policies select it too "
+    "(a Calico NetworkPolicy even shares the Kubernetes one's name); svcdoctor names them as not evaluated. "
+    "Four other apps' Cilium policies, and a Calico policy for another app, select nothing of pay's.",
+    "np-pay", "pay",
+    [*l7.app("pay", "np-pay"), *_other_apps("np-pay"),
+     netpol("allow-pay", "np-pay", {"podSelector": {"matchLabels": {"app": "pay"}}, "policyTypes": ["Ingress"],
+                                    "ingress": [{"ports": [{"port": 8080}]}]}),
+     _obj("cilium.io/v2", "CiliumNetworkPolicy", "pay-l7", "np-pay", {
+         "endpointSelector": {"matchLabels": {"k8s:app": "pay"}},
+         "ingress": [{"fromEndpoints": [{"matchLabels": {"app": "checkout"}}],
+                      "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]}]}),
+     _obj("cilium.io/v2", "CiliumClusterwideNetworkPolicy", "lockdown-np-pay", None, {
+         "endpointSelector": {"matchLabels": {"k8s:io.kubernetes.pod.namespace": "np-pay"}},
+         "ingress": [{"fromEntities": ["cluster"]}]}),
+     _obj("crd.projectcalico.org/v1", "NetworkPolicy", "allow-pay", "np-pay", {
+         "selector": "app == 'pay'", "types": ["Ingress"],
+         "ingress": [{"action": "Deny", "protocol": "TCP", "destination": {"ports": [8080]}}]}),
+     _obj("crd.projectcalico.org/v1", "NetworkPolicy", "refunds-only", "np-pay", {
+         "selector": "app == 'refunds'", "types": ["Ingress"], "ingress": [{"action": "Allow"}]}),
+     _obj("policy.networking.k8s.io/v1alpha1", "AdminNetworkPolicy", "tenant-isolation", None, {
+         "priority": 10, "subject": {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "np-pay"}}},
+         "ingress": [{"name": "deny-other-tenants", "action": "Deny",
+                      "from": [{"namespaces": {"namespaceSelector": {"matchLabels": {"tenant": "other"}}}}]}]}),
+     _obj("policy.networking.k8s.io/v1alpha1", "BaselineAdminNetworkPolicy", "default", None, {
+         "subject": {"namespaces": {}},
+         "ingress": [{"name": "default-deny", "action": "Deny", "from": [{"namespaces": {"namespaceSelector": {}}}]}]})],
+    [], cluster="policy-apis")

@@ -929,8 +929,9 @@ import pod_scenarios  # noqa: E402
 import netpol_scenarios  # noqa: E402
 
 CLUSTERS["l7"] = l7_scenarios.prepare
+CLUSTERS["policy-apis"] = netpol_scenarios.prepare_policy_apis
 SCENARIOS += pod_scenarios.SCENARIOS + netpol_scenarios.SHARED
-SCENARIOS += l7_scenarios.SCENARIOS + netpol_scenarios.SCENARIOS
+SCENARIOS += l7_scenarios.SCENARIOS + netpol_scenarios.SCENARIOS + [netpol_scenarios.POLICY_APIS]
 
 BY_NAME = {s.name: s for s in SCENARIOS}
 

@@ -29,10 +29,21 @@ def test_when_gates_a_sentence_and_a_step():
         assert f.explanation == text and [s.text for s in f.fix] == steps
 
 
+def test_when_not_gates_on_a_missing_fact():
+    # could-not-verify: "grant read access" is wrong advice when the objects were read but
+    # not evaluated; the finding then gives its own step instead.
+    books = Playbooks({"x": {"id": "x", "title": "T",
+                             "fix": [{"text": "grant", "when": "not check"}, {"text": "look", "command": "{check}"}]}})
+    for check, steps in (("", ["grant"]), ("kubectl get cnp", ["look"])):
+        f = Finding("x", Severity.INFO, "s", facts={"check": check})
+        books.apply(f, {})
+        assert [s.text for s in f.fix] == steps
+
+
 def test_placeholders_include_gates():
     book = {"title": "{a}", "explanation": [{"when": "g", "text": "t"}],
-            "fix": [{"text": "t {b}", "command": "x '{.end}' {c}", "when": "h"}]}
-    assert placeholders(book) == {"a", "b", "c", "g", "h"}
+            "fix": [{"text": "t {b}", "command": "x '{.end}' {c}", "when": "h"}, {"text": "u", "when": "not k"}]}
+    assert placeholders(book) == {"a", "b", "c", "g", "h", "k"}
 
 
 import pytest  # noqa: E402

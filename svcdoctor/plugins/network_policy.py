@@ -16,12 +16,12 @@ from svcdoctor import hookimpl, kube
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
 from svcdoctor.kube import Obj
-from svcdoctor.netpol import cni
+from svcdoctor.netpol import cni, crds, dns
+from svcdoctor.netpol.dns import DNS_LABEL
 from svcdoctor.netpol.clients import Client, l7_clients, missing_named, named_clients, namespace_obj, node_clients
 from svcdoctor.netpol.evaluate import Endpoint, evaluate, isolating, peer_matches
 
 CRIT, WARN, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO
-DNS_LABEL = ("k8s-app", "kube-dns")
 
 
 @hookimpl
@@ -38,9 +38,10 @@ def plan_reads(evidence: Any, read: Callable[..., None]) -> None:
     # Namespace labels matter only for the policies evaluated here: those of the Service's
     # namespace (its pods' ingress and egress) and of the named clients (their egress).
     relevant = {evidence.target.namespace} | {c.get("namespace") for c in evidence.clients if c.get("namespace")}
+    everywhere = dns.is_cluster_dns(evidence.service)   # the DNS Service: every namespace's egress
     uses_namespaces = any(
         peer.get("namespaceSelector") is not None
-        for p in evidence.of_kind("NetworkPolicy") if kube.namespace(p) in relevant
+        for p in k8s_policies(evidence.of_kind("NetworkPolicy")) if everywhere or kube.namespace(p) in relevant
         for key, peers in (("ingress", "from"), ("egress", "to"))
         for rule in (p.get("spec") or {}).get(key) or [] for peer in rule.get(peers) or [])
     if uses_namespaces and not evidence.was_collected("Namespace"):
@@ -60,7 +61,12 @@ def _json(value: Any) -> str:
 
 
 def _policies(ev: Evidence) -> list[Obj]:
-    return ev.of_kind("NetworkPolicy")
+    return k8s_policies(ev.of_kind("NetworkPolicy"))
+
+
+def k8s_policies(objs: list[Obj]) -> list[Obj]:
+    """NetworkPolicy of networking.k8s.io, not Calico's kind of the same name."""
+    return [p for p in objs if crds.group_of(p) in ("networking.k8s.io", "")]
 
 
 def _endpoint_pods(ev: Evidence) -> list[Obj]:
@@ -211,33 +217,73 @@ def wrong_port(ev: Evidence) -> Iterator[Finding]:
             return
 
 
-def blocks_dns(ev: Evidence) -> Iterator[Finding]:
-    policies = _policies(ev)
-    dns = [p for p in ev.of_kind("Pod", "kube-system") if kube.labels(p).get(DNS_LABEL[0]) == DNS_LABEL[1]
-           and kube.pod_ready(p)]
-    if not policies or not dns:
-        return
-    pods = _endpoint_pods(ev)
-    if not pods:
-        return
-    pod = pods[0]
-    src = Endpoint.of_pod(pod, _ns_of(ev, pod))
-    dst = Endpoint.of_pod(dns[0], _ns_of(ev, dns[0]))
-    udp = evaluate(policies, src, dst, 53, "UDP")
-    tcp = evaluate(policies, src, dst, 53, "TCP")
-    if udp.egress.allowed and tcp.egress.allowed:
-        return
-    blocked = [pr for pr, v in (("UDP", udp), ("TCP", tcp)) if not v.egress.allowed]
-    pol = udp.egress.policies[0] if udp.egress.policies else tcp.egress.policies[0]
-    rule = {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+def _dns_rule() -> Obj:
+    return {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
                     "podSelector": {"matchLabels": {DNS_LABEL[0]: DNS_LABEL[1]}}}],
             "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+
+
+def _service_ip_facts(ev: Evidence, policies: list[Obj], dns_pods: list[Obj]) -> dict[str, Any]:
+    """The rule that admits 53 to the DNS Service IP (or another single address) instead of the pods."""
+    spec = ev.service.get("spec") or {}
+    service_ips = [ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")] if ip and ip != "None"] \
+        if dns.is_cluster_dns(ev.service) else []
+    hit = dns.service_ip_rule(policies, [str((p.get("status") or {}).get("podIP") or "") for p in dns_pods],
+                              service_ips)
+    if hit is None:
+        return {}
+    pol, i, cidr = hit
+    return {"ip_rule": f"{kube.namespace(pol)}/{kube.name(pol)} egress[{i}]", "ip_rule_cidr": cidr}
+
+
+def blocks_dns(ev: Evidence) -> Iterator[Finding]:
+    policies = _policies(ev)
+    if not policies:
+        return
+    if dns.is_cluster_dns(ev.service):
+        yield from _dns_excluded(ev, policies)
+        return
+    dns_pods = dns.dns_pods(ev.of_kind("Pod", "kube-system"))
+    pods = _endpoint_pods(ev)
+    if not dns_pods or not pods:
+        return
+    pod = pods[0]
+    dst = Endpoint.of_pod(dns_pods[0], _ns_of(ev, dns_pods[0]))
+    blocked = dns.blocked_protocols(policies, Endpoint.of_pod(pod, _ns_of(ev, pod)), dst)
+    if not blocked:
+        return
+    pol = isolating(policies, pod, "Egress")[0]
     yield Finding("network-policy-blocks-dns", WARN, f"Service {ev.target}",
-                  {"pod": kube.name(pod), "blocked": " and ".join(blocked), "policy": kube.name(pol),
-                   "policy_namespace": kube.namespace(pol), "dns_pod": kube.name(dns[0]),
-                   "dns_ip": (dns[0].get("status") or {}).get("podIP"),
-                   "patch": _json([{"op": "add", "path": "/spec/egress/-", "value": rule}])},
+                  {"who": f"The pods of {ev.target}", "pod": kube.name(pod), "blocked": " and ".join(blocked),
+                   "policy": kube.name(pol), "policy_namespace": kube.namespace(pol), "dns_pod": kube.name(dns_pods[0]),
+                   "dns_ip": (dns_pods[0].get("status") or {}).get("podIP"),
+                   "patch": _json([{"op": "add", "path": "/spec/egress/-", "value": _dns_rule()}]),
+                   **_service_ip_facts(ev, isolating(policies, pod, "Egress"), dns_pods)},
                   [Ref.field(pol, "spec.policyTypes", ", ".join((pol.get("spec") or {}).get("policyTypes") or []))])
+
+
+def _dns_excluded(ev: Evidence, policies: list[Obj]) -> Iterator[Finding]:
+    """The target is the cluster DNS: the namespaces whose egress policies leave it out."""
+    dns_pods = [p for p in _endpoint_pods(ev) if kube.pod_ready(p)]
+    if not dns_pods:
+        return
+    dst = Endpoint.of_pod(dns_pods[0], _ns_of(ev, dns_pods[0]))
+    excluded = dns.excluded_namespaces(policies, dst, lambda ns: namespace_obj(ev, ns))
+    if not excluded:
+        return
+    first = excluded[0]
+    listed = [f"{e.namespace} (NetworkPolicy {kube.name(e.policy)}, {e.selector}; "
+              f"{' and '.join('53/' + p for p in e.blocked)})" for e in excluded]
+    yield Finding("network-policy-blocks-dns", WARN, f"Service {ev.target}",
+                  {"who": f"Pods in {len(excluded)} namespace{'s' if len(excluded) > 1 else ''}",
+                   "excluded": listed[:8] + ([f"and {len(listed) - 8} more"] if len(listed) > 8 else []),
+                   "namespaces": [e.namespace for e in excluded], "blocked": " and ".join(first.blocked),
+                   "policy": kube.name(first.policy), "policy_namespace": first.namespace,
+                   "dns_pod": kube.name(dns_pods[0]), "dns_ip": (dns_pods[0].get("status") or {}).get("podIP"),
+                   "patch": _json([{"op": "add", "path": "/spec/egress/-", "value": _dns_rule()}]),
+                   **_service_ip_facts(ev, [e.policy for e in excluded], dns_pods)},
+                  [Ref.field(e.policy, "spec.policyTypes", ", ".join((e.policy.get("spec") or {}).get("policyTypes") or []))
+                   for e in excluded[:4]])
 
 
 def blocks_egress(ev: Evidence) -> Iterator[Finding]:

@@ -125,6 +125,8 @@ class Client:
             body = self.get(path, what, **q)
             api_version = body.get("apiVersion", "v1")
             page = body.get("items") or []
+            if kind == "APIGroup" and isinstance(body.get("groups"), list):
+                page = _api_groups(body["groups"])
             if not isinstance(page, list):
                 raise ClusterError(f"the API server at {self.host} answered {what} with items that "
                                    "are not a list")
@@ -161,6 +163,13 @@ class Client:
         if "refused" in text.lower():
             return ClusterError(f"cannot reach the API server at {self.host}: connection refused")
         return ClusterError(f"cannot reach the API server at {self.host}: {_short(text)}")
+
+
+def _api_groups(groups: list[Any]) -> list[Obj]:
+    """Discovery's groups as objects (named in metadata, like every object svcdoctor keeps);
+    only the names and versions: nothing else there is needed."""
+    return [{"metadata": {"name": g.get("name")}, "name": g.get("name"), "versions": g.get("versions"),
+             "preferredVersion": g.get("preferredVersion")} for g in groups if isinstance(g, dict)]
 
 
 def _object(data: bytes, host: str, what: str) -> Obj:
@@ -239,7 +248,7 @@ def _plugin_reads(registry: Any, evidence: Evidence) -> list[tuple[str, str, str
         return reads
 
     def read(kind: str, path: str, what: str) -> None:
-        if not path.startswith(("/api/", "/apis/")) or "secrets" in path.split("?")[0].split("/"):
+        if not (path == "/apis" or path.startswith(("/api/", "/apis/"))) or "secrets" in path.split("?")[0].split("/"):
             raise ClusterError(f"a plugin asked to read {path!r}; svcdoctor only lists API objects, "
                                "never Secrets")
         reads.append((kind, path, what))
@@ -372,8 +381,10 @@ def _planned_rounds(client: Client, pool: ThreadPoolExecutor, registry: Any, tar
             except Missing:
                 absent.add(kind)  # that API is not installed in this cluster
                 continue
-            have = {(o.get("kind"), kube.namespace(o), kube.name(o)) for o in items}
-            items += [o for o in objs if (o.get("kind"), kube.namespace(o), kube.name(o)) not in have]
+            # Keyed with the group too: Calico's kind is also "NetworkPolicy".
+            have = {(o.get("apiVersion"), o.get("kind"), kube.namespace(o), kube.name(o)) for o in items}
+            items += [o for o in objs
+                      if (o.get("apiVersion"), o.get("kind"), kube.namespace(o), kube.name(o)) not in have]
             collected.add(kind)
             if kind == "Service" and base.startswith("/api/v1/namespaces/"):
                 service_namespaces.add(unquote(base.split("/")[4]))
