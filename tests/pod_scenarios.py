@@ -218,3 +218,49 @@ SCENARIOS = [
                                      """)],
              ["selector-matches-finished-pods"], setup=_finished_job_pod),
 ]
+
+
+# --- cluster "old-kube-proxy": kube-proxy v1.23 on every node -----------------------------------
+
+KUBE_PROXY_123 = textwrap.dedent("""\
+    apiVersion: apps/v1
+    kind: DaemonSet
+    metadata: {name: kube-proxy, namespace: kube-system, labels: {k8s-app: kube-proxy}}
+    spec:
+      selector: {matchLabels: {k8s-app: kube-proxy}}
+      template:
+        metadata: {labels: {k8s-app: kube-proxy}}
+        spec:
+          hostNetwork: true
+          tolerations: [{operator: Exists}]
+          containers:
+          - {name: kube-proxy, image: "registry.k8s.io/kube-proxy:v1.23.17"}
+    """)
+
+
+def prepare_old_kube_proxy(cp: Any) -> None:
+    cp.kubectl("apply", "-f", "-", input=KUBE_PROXY_123)
+
+
+def _bind_refused(cp: Any, sc: Scenario) -> None:
+    """The agent listens on 30090 on the node's network; kube-proxy v1.23 holds that port
+    open for grafana's NodePort, so the kubelet reports each start dying on bind."""
+    cp.wait_until(lambda: len([p for p in pods(cp, "kube-system") if p["metadata"]["name"].startswith("kube-proxy")]) >= 3,
+                  timeout=60, what="kube-proxy pods")
+    _crashing({"exitCode": 1, "reason": "Error",
+               "message": "listen tcp 0.0.0.0:30090: bind: address already in use"}, restarts=9)(cp, sc)
+
+
+OLD_KUBE_PROXY = [
+    Scenario("hostnet-port-held-by-kube-proxy",
+             "edge-agent runs on the node's network and listens on 30090, which is grafana's NodePort (namespace "
+             "monitoring); kube-proxy v1.23 holds every NodePort open, so the agent dies on bind.",
+             "edge", "edge-agent",
+             [_ignored("edge-agent", "edge", {"app": "edge-agent"}, image="edge/agent:2.3",
+                       ports="[{name: http, containerPort: 30090}]", extra_pod="hostNetwork: true\n"),
+              service("edge-agent", "edge", {"app": "edge-agent"}),
+              service("grafana", "monitoring", {"app": "grafana"},
+                      ports="[{name: http, port: 80, targetPort: 3000, nodePort: 30090}]", extra="type: NodePort\n")],
+             ["host-port-conflict", "backend-pods-crashlooping", "no-ready-endpoints"], namespaces=["monitoring"],
+             setup=_bind_refused, cluster="old-kube-proxy"),
+]

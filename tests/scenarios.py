@@ -930,8 +930,10 @@ import netpol_scenarios  # noqa: E402
 
 CLUSTERS["l7"] = l7_scenarios.prepare
 CLUSTERS["policy-apis"] = netpol_scenarios.prepare_policy_apis
+CLUSTERS["old-kube-proxy"] = pod_scenarios.prepare_old_kube_proxy
 SCENARIOS += pod_scenarios.SCENARIOS + netpol_scenarios.SHARED
 SCENARIOS += l7_scenarios.SCENARIOS + netpol_scenarios.SCENARIOS + [netpol_scenarios.POLICY_APIS]
+SCENARIOS += pod_scenarios.OLD_KUBE_PROXY
 
 BY_NAME = {s.name: s for s in SCENARIOS}
 

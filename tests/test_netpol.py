@@ -289,6 +289,7 @@ import json as _json  # noqa: E402
 import subprocess  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import yaml  # noqa: E402
 from helpers import cli  # noqa: E402
 
 REC = Path(__file__).resolve().parents[1] / "svcdoctor" / "recordings"
@@ -347,3 +348,83 @@ def test_a_client_pod_that_is_not_there_is_could_not_verify():
 def test_bad_client_options_are_one_line(args, message):
     code, err = diagnose("netpol-client-egress", *args)
     assert code == 3 and message in err and len(err.splitlines()) == 1, err
+
+
+# --- the cluster DNS Service as the target -------------------------------------------------
+
+def test_diagnosing_the_dns_service_names_the_namespaces_its_egress_leaves_out():
+    """np-batch denies all egress, np-ledger admits 53 only to the kube-dns Service IP,
+    np-web admits the DNS pods: the first two are named, with the Service-IP mistake."""
+    code, report = diagnose("netpol-dns-target")
+    assert code == 1 and ids(report) == ["network-policy-blocks-dns"]
+    (f,) = report["findings"]
+    assert f["facts"]["namespaces"] == ["np-batch", "np-ledger"]
+    assert f["facts"]["excluded"][0] == "np-batch (NetworkPolicy deny-egress, every pod; 53/UDP and 53/TCP)"
+    recorded = yaml.safe_load((REC / "netpol-dns-target.yaml").read_text())["items"]
+    (svc,) = [o for o in recorded if o["kind"] == "Service" and o["metadata"]["name"] == "kube-dns"]
+    assert f["facts"]["ip_rule"] == "np-ledger/egress-dns-by-service-ip egress[0]"
+    assert f["facts"]["ip_rule_cidr"] == svc["spec"]["clusterIP"] + "/32"
+    assert "policies see the DNS pods' addresses after kube-proxy's translation" in f["explanation"]
+
+
+def _dns_pod() -> Endpoint:
+    pod = {"metadata": {"name": "coredns-1", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
+           "spec": {"containers": [{"name": "coredns", "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                                                                {"name": "dns-tcp", "containerPort": 53}]}]},
+           "status": {"podIP": "10.244.0.5"}}
+    return Endpoint.of_pod(pod, _ns("kube-system"))
+
+
+def _egress(ns: str, name: str, selector: dict, rules: list[dict]) -> dict:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns},
+            "spec": {"podSelector": selector, "policyTypes": ["Egress"], "egress": rules}}
+
+
+DNS_RULE = {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+
+
+def test_dns_exclusion_in_a_crowded_cluster_names_only_the_decisive_policies():
+    """40 namespaces with egress policies: most admit DNS in one of the usual ways (the DNS
+    pods by label, a namespace-wide rule, port 53 to anywhere, a second policy that adds
+    DNS for the same pods); three do not, and only those are named."""
+    from svcdoctor.netpol.dns import excluded_namespaces
+
+    policies = []
+    for i in range(40):
+        ns = f"team-{i:02d}"
+        app = {"matchLabels": {"app": f"svc{i}"}}
+        style = i % 4
+        if style == 0:
+            policies.append(_egress(ns, "egress", {}, [DNS_RULE, {"to": [{"podSelector": {}}]}]))
+        elif style == 1:
+            policies.append(_egress(ns, "egress", app, [{"to": [{"namespaceSelector": {}}]}]))
+        elif style == 2:
+            policies.append(_egress(ns, "egress", app, [{"ports": [{"port": 53, "protocol": "UDP"},
+                                                                   {"port": 53, "protocol": "TCP"}]}]))
+        else:   # deny-all egress, and a separate policy admitting DNS for every pod
+            policies += [_egress(ns, "deny-all", {}, []), _egress(ns, "allow-dns", {}, [DNS_RULE])]
+    policies += [_egress("team-07", "db-only", {"matchLabels": {"app": "batch"}},
+                         [{"to": [{"podSelector": {"matchLabels": {"app": "db"}}}], "ports": [{"port": 5432}]}]),
+                 _egress("team-21", "udp-only", {}, [{"to": DNS_RULE["to"], "ports": [{"port": 53, "protocol": "UDP"}]}]),
+                 _egress("team-33", "wrong-namespace", {}, [{"to": [{"namespaceSelector": {"matchLabels": {
+                     "kubernetes.io/metadata.name": "dns"}}}]}])]
+    found = excluded_namespaces(policies, _dns_pod(), _ns)
+    # team-07 already admits DNS for every pod through deny-all + allow-dns (style 3): not named
+    assert [(e.namespace, e.policy["metadata"]["name"], e.blocked) for e in found] == [
+        ("team-21", "udp-only", ["TCP"]), ("team-33", "wrong-namespace", ["UDP", "TCP"])]
+
+
+def test_the_service_ip_mistake_is_named_only_for_a_single_address():
+    from svcdoctor.netpol.dns import service_ip_rule
+
+    to_ip = _egress("a", "dns-by-ip", {}, [{"to": [{"ipBlock": {"cidr": "10.96.0.10/32"}}], "ports": [{"port": 53, "protocol": "UDP"}]}])
+    internet = _egress("b", "internet", {}, [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}]}])
+    pods_cidr = _egress("c", "pod-cidr", {}, [{"to": [{"ipBlock": {"cidr": "10.244.0.0/16"}}], "ports": [{"port": 53}]}])
+    assert service_ip_rule([to_ip], ["10.244.0.5"])[1:] == (0, "10.96.0.10/32")
+    assert service_ip_rule([internet], ["10.244.0.5"]) is None          # not about DNS at all
+    assert service_ip_rule([pods_cidr], ["10.244.0.5"]) is None         # holds the DNS pod: it works
+    wide = _egress("d", "svc-cidr", {}, [{"to": [{"ipBlock": {"cidr": "10.96.0.0/12"}}], "ports": [{"port": 53, "protocol": "UDP"}]}])
+    assert service_ip_rule([wide], ["10.244.0.5"]) is None
+    assert service_ip_rule([wide], ["10.244.0.5"], ["10.96.0.10"])[2] == "10.96.0.0/12"   # the Service range, known

@@ -12,7 +12,7 @@ from svcdoctor.kube import Obj
 from svcdoctor.plugins.near_misses import by_workload, choose, near_misses, selector_patch, selects, short
 
 CRIT, WARN = Severity.CRITICAL, Severity.WARNING
-POD_ROOTS = ("backend-pods-crashlooping", "backend-pods-pending", "host-port-conflict",
+POD_ROOTS = ("host-port-conflict", "backend-pods-crashlooping", "backend-pods-pending",
              "readiness-gate-unsatisfied")
 
 

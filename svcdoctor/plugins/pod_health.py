@@ -11,7 +11,8 @@ tests), translated through ``pod_errors.yaml``.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+import re
+from typing import Any, Callable, Iterator
 
 from svcdoctor import hookimpl, kube, tables
 from svcdoctor.evidence import Evidence
@@ -136,7 +137,9 @@ def crashlooping(ev: Evidence) -> Iterator[Finding]:
     entry, more = _translate(message, {**facts, "namespace": kube.namespace(pod)})
     if entry is not None and entry.get("finding") in (None, "backend-pods-crashlooping"):
         facts.update(more)
-    yield Finding("backend-pods-crashlooping", _severity(ev), f"Service {ev.target}", facts, refs)
+    # a container dying on bind is the host port's doing: host-port-conflict says by whom
+    yield Finding("backend-pods-crashlooping", _severity(ev), f"Service {ev.target}", facts, refs,
+                  caused_by="host-port-conflict" if _host_ports(pod) and _bind_failed(pod) else None)
 
 
 # --- pods the scheduler cannot place ---------------------------------------------------------
@@ -201,6 +204,63 @@ def _host_ports(pod: Obj) -> set[tuple[int, str]]:
     return out
 
 
+def _bind_failed(pod: Obj) -> bool:
+    return any("address already in use" in str(((cs.get("lastState") or {}).get("terminated") or {}).get("message"))
+               for cs in _statuses(pod))
+
+
+def kube_proxy_version(ev: Evidence, node: str) -> tuple[str, tuple[int, int]] | None:
+    """kube-proxy's version on ``node``: its pod's image tag, else the node's nodeInfo."""
+    for p in ev.of_kind("Pod", "kube-system"):
+        if kube.name(p).startswith("kube-proxy") and kube.pod_node(p) == node:
+            for c in (p.get("spec") or {}).get("containers") or []:
+                found = _version(str(c.get("image") or "").rpartition(":")[2])
+                if found:
+                    return found
+    info = ((ev.nodes.get(node) or {}).get("status") or {}).get("nodeInfo") or {}
+    return _version(str(info.get("kubeProxyVersion") or ""))
+
+
+def _version(text: str) -> tuple[str, tuple[int, int]] | None:
+    m = re.match(r"v?(\d+)\.(\d+)(\.\d+)?", text)
+    return (text, (int(m[1]), int(m[2]))) if m else None
+
+
+def _old_proxy(ev: Evidence, pod: Obj) -> str | None:
+    """"v1.23.17 on node-a" when kube-proxy there predates 1.24, which held every NodePort
+    (and externalIP ports on the node) open with a socket of its own."""
+    node = kube.pod_node(pod)
+    found = kube_proxy_version(ev, node) if node else None
+    return f"{found[0]} on {node}" if found and found[1] < (1, 24) else None
+
+
+@hookimpl
+def plan_reads(evidence: Any, read: Callable[..., None]) -> None:
+    """Every Service's ports, only when a hostNetwork/hostPort pod failed to bind on a node
+    whose kube-proxy holds NodePorts (before 1.24)."""
+    if evidence.target.kind != "Service" or not evidence.selector:
+        return
+    if any(_host_ports(p) and _bind_failed(p) and _old_proxy(evidence, p) for p in _unready(evidence)):
+        read("Service", "/api/v1/services", "list Services in all namespaces")
+
+
+def _service_holders(ev: Evidence, pod: Obj, wanted: set[tuple[int, str]]) -> list[str]:
+    """Services whose NodePort, or externalIP port on the pod's node, is a wanted port."""
+    node = ev.nodes.get(kube.pod_node(pod)) or {}
+    node_ips = {a.get("address") for a in (node.get("status") or {}).get("addresses") or []}
+    out = []
+    for svc in ev.of_kind("Service"):
+        ext = set((svc.get("spec") or {}).get("externalIPs") or []) & node_ips
+        for sp in kube.service_ports(svc):
+            proto = kube.port_protocol(sp)
+            if (sp.get("nodePort"), proto) in wanted:
+                out.append(f"Service {kube.namespace(svc)}/{kube.name(svc)} (nodePort {sp['nodePort']}/{proto})")
+            for ip in sorted(ext):
+                if (sp.get("port"), proto) in wanted:
+                    out.append(f"Service {kube.namespace(svc)}/{kube.name(svc)} (externalIP {ip}:{sp['port']}/{proto})")
+    return sorted(set(out))
+
+
 def host_ports(ev: Evidence) -> Iterator[Finding]:
     """Pods needing a host port that is taken: the scheduler says no node has it free, or a
     hostNetwork container dies with "address already in use"."""
@@ -209,19 +269,22 @@ def host_ports(ev: Evidence) -> Iterator[Finding]:
         if not wanted:
             continue
         message, evt = _scheduling_message(ev, pod) if not kube.pod_node(pod) else ("", None)
-        in_use = [cs for cs in _statuses(pod)
-                  if "address already in use" in str(((cs.get("lastState") or {}).get("terminated") or {}).get("message"))]
+        in_use = _bind_failed(pod)
         if "didn't have free ports" not in message and not in_use:
             continue
         nodes = {kube.pod_node(pod)} if kube.pod_node(pod) else set(ev.nodes)
         holders = sorted(f"{kube.namespace(o)}/{kube.name(o)} on {kube.pod_node(o)}"
                          for o in ev.of_kind("Pod") if o is not pod and kube.pod_node(o) in nodes
                          and not kube.pod_finished(o) and _host_ports(o) & wanted)
+        old_proxy = _old_proxy(ev, pod) if in_use else None
+        if old_proxy:
+            holders += [f"{h}, held open by kube-proxy {old_proxy}" for h in _service_holders(ev, pod, wanted)]
         ports = ", ".join(f"{p}/{proto}" for p, proto in sorted(wanted))
         facts = {"pod": kube.name(pod), "ports": ports, "holders": holders[:8] or None,
                  "holders_unknown": "yes" if not holders else None, "message": message or None,
                  "host_network": "yes" if (pod.get("spec") or {}).get("hostNetwork") else None,
                  "bind_error": "yes" if in_use else None, "workload": kube.workload(pod),
+                 "kube_proxy": old_proxy,
                  "first_node": kube.pod_node(pod) or (holders[0].split(" on ")[-1] if holders else None)}
         refs = [Ref("field", kube.ref(pod), f"{kube.ref(pod)} needs host port {ports}")]
         if evt is not None:
