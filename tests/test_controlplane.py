@@ -591,3 +591,43 @@ def test_not_found_suggestions_in_a_crowded_namespace(cp):
     unknown = error("svc/loyalty", "-n", "names")
     assert "did you mean" not in unknown and "Services there: auth, cart" in unknown and "(and 15 more)" in unknown
     assert error("svc/checkout", "-n", "nmes").endswith("namespace 'nmes' not found; did you mean 'names'?")
+
+
+# --- other policy APIs (cluster "policy-apis": network-policy-api CRDs, Cilium, Calico) ----------
+
+def test_reader_reads_other_policy_apis_and_a_role_without_them_gets_could_not_verify(clusters, ran, tmp_path):
+    sc = ran("netpol-other-policy-apis")
+    plane = clusters("policy-apis")
+    plane.kubectl("apply", "-f", str(ROOT / "deploy" / "rbac.yaml"))
+    token = plane.create_token("svcdoctor", "svcdoctor", create_service_account=False)
+    kubeconfig = plane.kubeconfig_for_token(token, tmp_path / "kubeconfig")
+    before = len(plane.audit_events(user=SA_USER))
+    proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json", "--no-probe",
+                     kubeconfig=kubeconfig)
+    assert proc.returncode == 0 and ids(proc) == []
+    unverified = [f for f in json.loads(proc.stdout)["findings"] if f["id"] == "could-not-verify"]
+    assert len(unverified) == 3 and "403" not in proc.stdout
+    uris = [e["requestURI"].split("?")[0] for e in plane.audit_events(user=SA_USER)[before:]]
+    assert "/apis" in uris and len(uris) <= budget(sc), uris
+    assert {u for u in uris if u.startswith(("/apis/cilium.io", "/apis/crd.projectcalico.org", "/apis/policy."))} == {
+        "/apis/cilium.io/v2/ciliumnetworkpolicies", "/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies",
+        "/apis/crd.projectcalico.org/v1/networkpolicies", "/apis/crd.projectcalico.org/v1/globalnetworkpolicies",
+        "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies",
+        "/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies"}
+    # A role that predates these kinds: each unreadable kind is could-not-verify, with the 403.
+    docs = [d for d in yaml.safe_load_all((ROOT / "deploy" / "rbac.yaml").read_text()) if d]
+    (role,) = [d for d in docs if d["kind"] == "ClusterRole"]
+    role["metadata"]["name"] = "svcdoctor-old"
+    role["rules"] = [r for r in role["rules"] if not set(r.get("apiGroups", [])) & {
+        "cilium.io", "crd.projectcalico.org", "policy.networking.k8s.io"}]
+    plane.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([
+        role, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "old", "namespace": "svcdoctor"}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "svcdoctor-old"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "svcdoctor-old"},
+         "subjects": [{"kind": "ServiceAccount", "name": "old", "namespace": "svcdoctor"}]}]))
+    old = plane.kubeconfig_for_token(plane.create_token("svcdoctor", "old", create_service_account=False),
+                                     tmp_path / "old.kubeconfig")
+    proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json", "--no-probe", kubeconfig=old)
+    assert proc.returncode == 0 and ids(proc) == []
+    reasons = [f["facts"]["reason"] for f in json.loads(proc.stdout)["findings"] if f["id"] == "could-not-verify"]
+    assert len(reasons) == 6 and all("403 Forbidden" in r for r in reasons), reasons
