@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Re-record svcdoctor/recordings/ from the real control plane (tests/scenarios.py) and from the
 network lab (tests/lab_scenarios.py: the control plane inside a network namespace, with
-kube-proxy's data plane, firewalls and DNS; these recordings carry probe outcomes).
+kube-proxy's data plane, firewalls and DNS; these recordings carry probe outcomes), and with
+an AWS account emulated by moto (tests/aws_scenarios.py; these carry the cloud's state).
 
     python scripts/record-scenarios.py            # every scenario
     python scripts/record-scenarios.py selector-typo lab-lb-dropping
@@ -66,6 +67,33 @@ def record_lab(names: list[str]) -> None:
             print(f"{sc.name}: {n} objects, expect {sc.expect or 'no findings'}")
 
 
+def record_aws(names: list[str]) -> None:
+    """Services whose load balancer lives in an AWS account emulated by moto (on
+    127.0.0.1, in this process, so that its health overrides apply); recorded with
+    --cloud aws, account identifiers masked."""
+    import aws_cloud
+    import aws_scenarios
+
+    chosen = [aws_scenarios.BY_NAME[n] for n in names]
+    if not chosen:
+        return
+    with controlplane.ControlPlane() as cp:
+        scenarios.prepare(cp, "aws")
+        with aws_scenarios.world(cp) as w:
+            for sc in chosen:
+                overrides = aws_scenarios.run(w, sc)
+                out = ROOT / "svcdoctor" / "recordings" / f"{sc.name}.yaml"
+                env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig), **w.acct.env()}
+                with aws_cloud.target_health(overrides):
+                    subprocess.run(["svcdoctor", "record", f"svc/{sc.service}", "-n", sc.namespace, "-o", str(out),
+                                    "--force", "--description", sc.description, "--no-probe", "--cloud", "aws"],
+                                   check=True, env=env)
+                n = finish(out, sc.expect, f"kube-apiserver {controlplane.K8S_VERSION} + kwok "
+                           f"{controlplane.KWOK_VERSION}, AWS emulated by moto (scripts/record-scenarios.py)",
+                           "recorded on a control plane without a data plane (kwok): not probed")
+                print(f"{sc.name}: {n} objects, expect {sc.expect or 'no findings'}")
+
+
 def record(cp: controlplane.ControlPlane, sc: scenarios.Scenario) -> None:
     scenarios.run(cp, sc)
     out = ROOT / "svcdoctor" / "recordings" / f"{sc.name}.yaml"
@@ -81,14 +109,19 @@ def record(cp: controlplane.ControlPlane, sc: scenarios.Scenario) -> None:
 
 
 def main(names: list[str]) -> int:
+    import aws_scenarios
     import lab_scenarios
 
-    unknown = [n for n in names if n not in lab_scenarios.BY_NAME and n not in scenarios.BY_NAME]
+    unknown = [n for n in names if n not in lab_scenarios.BY_NAME and n not in scenarios.BY_NAME
+               and n not in aws_scenarios.BY_NAME]
     if unknown:
         raise SystemExit(f"unknown scenarios: {', '.join(unknown)}")
     lab_names = [n for n in names if n in lab_scenarios.BY_NAME] if names else list(lab_scenarios.BY_NAME)
+    aws_names = [n for n in names if n in aws_scenarios.BY_NAME] if names else list(aws_scenarios.BY_NAME)
     chosen = [scenarios.BY_NAME[n] for n in names if n in scenarios.BY_NAME] if names else scenarios.SCENARIOS
+    chosen = [sc for sc in chosen if sc.cluster != "aws"]
     record_lab(lab_names)
+    record_aws(aws_names)
     if not chosen:
         return 0
     # Scenarios with cluster-wide objects (MetalLB's CRDs, labelled nodes) get their own.

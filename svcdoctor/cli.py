@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Sequence, TextIO
 from . import __version__, collect, demo, kube, probes
 from .diagnose import diagnose
 from .errors import ClusterError, SvcdoctorError, UsageError
+from .cloud import CloudOptions
 from .evidence import Evidence
 from .wording import Playbooks
 from .render import RENDERERS
@@ -57,6 +58,20 @@ def _add_probe(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-nodes", type=int, metavar="N", default=probes.DEFAULT_MAX_NODES,
                    help=f"probe at most N nodes, always including every node with an endpoint "
                    f"(default {probes.DEFAULT_MAX_NODES})")
+
+
+def _add_cloud(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cloud load-balancer state (live clusters only; AWS: pip install 'svcdoctor[aws]')")
+    g.add_argument("--cloud", choices=("aws", "gcp", "azure", "none"),
+                   help="whose API to read the Service's load balancer from (default: from the nodes' "
+                        "providerID; none: do not read)")
+    g.add_argument("--cloud-timeout", type=_duration, metavar="DURATION", default=15.0,
+                   help="deadline for all cloud reads of one diagnosis (default 15s)")
+
+
+def _cloud_options(args: argparse.Namespace) -> CloudOptions:
+    return CloudOptions(cloud=args.cloud, deadline=args.cloud_timeout,
+                        call_timeout=min(5.0, args.cloud_timeout))
 
 
 def _probe_options(args: argparse.Namespace) -> probes.ProbeOptions:
@@ -162,6 +177,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     _add_observed_at(d)
     _add_clients(d)
     _add_probe(d)
+    _add_cloud(d)
     _add_output(d)
     _add_summary(d)
 
@@ -183,6 +199,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     r.add_argument("--description", default="", help="what this recording shows")
     _add_clients(r)
     _add_probe(r)
+    _add_cloud(r)
 
     sub.add_parser("plugins", help="list loaded plugins, their hooks and checks")
 
@@ -280,7 +297,8 @@ def _evidence(args: argparse.Namespace, name: str | None, namespace: str | None)
         raise ClusterError("no cluster configured: no kubeconfig (KUBECONFIG, ~/.kube/config) and "
                            "not running in a pod; use --kubeconfig, or --from FILE for offline input")
     return collect.live(name, namespace, context=args.context, kubeconfig=args.kubeconfig,
-                        timeout=args.request_timeout, probe=_probe_options(args), clients=clients)
+                        timeout=args.request_timeout, probe=_probe_options(args), clients=clients,
+                        cloud=_cloud_options(args))
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -338,7 +356,7 @@ def _diagnose_chain(args: argparse.Namespace, kind: str, name: str, namespace: s
 
         def backend(n: str, ns: str) -> Evidence:
             return collect.live(n, ns, context=args.context, kubeconfig=args.kubeconfig,
-                                timeout=args.request_timeout, probe=options)
+                                timeout=args.request_timeout, probe=options, cloud=_cloud_options(args))
     playbooks = Playbooks.load(args.playbooks)
     report = chain.diagnose_chain(front, backend, lambda ev: diagnose(ev, playbooks=playbooks,
                                                                       disable=args.disable))

@@ -12,19 +12,23 @@ from datetime import datetime
 from pathlib import Path
 
 from . import probes
+from .cloud import CloudOptions
 from .evidence import Evidence
 
 
 def live(name: str | None, namespace: str | None, *, context: str | None = None,
          kubeconfig: str | None = None, timeout: float | None = None,
-         probe: probes.ProbeOptions | None = None, clients: list[dict[str, str]] | None = None) -> Evidence:
-    """Read the Service's evidence from the cluster (at most 8 requests), then probe what
-    only the network can tell (unless ``probe.enabled`` is False)."""
-    from . import probing, registry
+         probe: probes.ProbeOptions | None = None, clients: list[dict[str, str]] | None = None,
+         cloud: CloudOptions | None = None) -> Evidence:
+    """Read the Service's evidence from the cluster (README "API load"), then what only the
+    cloud can tell (its load balancer's own state), then probe what only the network can
+    tell (unless ``probe.enabled`` is False)."""
+    from . import external, probing, registry
     from .sources.live import evidence_from_cluster
 
     evidence = evidence_from_cluster(name, namespace, context=context, kubeconfig=kubeconfig,
                                      timeout=timeout, registry=registry.default(), clients=clients)
+    external.collect(evidence, registry.default(), cloud or CloudOptions())
     probing.probe(evidence, registry.default(), probe or probes.ProbeOptions())
     return evidence
 

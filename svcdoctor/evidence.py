@@ -68,6 +68,10 @@ class Evidence:
     # Clients named on the command line (--client pod/NAME, --client-namespace NS,
     # --client-cidr CIDR): [{"pod": name, "namespace": ns} | {"namespace": ns} | {"cidr": c}].
     clients: list[dict[str, str]] = field(default_factory=list)
+    # State read outside Kubernetes by the collect_external hook ({"aws": {...}}), recorded
+    # and replayed like probe outcomes; external_note says why it was not read, if so.
+    external: dict[str, Any] = field(default_factory=dict)
+    external_note: str = ""
 
     # --- the Service and what hangs off it -------------------------------------------
 

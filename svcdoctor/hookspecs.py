@@ -62,7 +62,11 @@ def plan_reads(evidence: Any, read: Callable[..., None]) -> None:
     (``evidence.target.kind`` Ingress, a route kind or URL) the object(s) in front.
     Decide from it whether the extra read is worth a request; a later round may depend on
     an earlier one's answer (routes only where a GatewayClass exists). ``path`` may carry a
-    ``?labelSelector=…`` query. Call ``read(kind, path, what)`` for each list to fetch: ``kind`` is
+    ``?labelSelector=…`` query; ``read("APIGroup", "/apis", …)`` reads the API server's
+    group discovery, each group becoming an ``APIGroup`` entry (name, versions), so a later
+    round can read a CRD at the version it is served. A kind another API group also uses
+    (Calico's ``NetworkPolicy``) is told apart by ``apiVersion``; give such a read a
+    qualified ``kind`` (``"NetworkPolicy.crd.projectcalico.org"``) so ``collected`` stays exact. Call ``read(kind, path, what)`` for each list to fetch: ``kind`` is
     the object kind the items get (e.g. ``"IPAddressPool"``), ``path`` the API path of a
     list (e.g. ``"/apis/metallb.io/v1beta1/ipaddresspools"``), ``what`` the words for a
     could-not-verify ("list MetalLB IPAddressPools"). Reads must be GET/LIST and never
@@ -106,6 +110,28 @@ def plan_probes(evidence: Any, plan: Callable[[Any], None], options: Any) -> Non
     refuses any other address, so a plugin can never be made to dial what a user typed.
     The prober runs every planned probe concurrently and stores the outcomes in
     ``evidence.probes`` for the checks to read.
+
+    Returns nothing.
+    """
+
+
+@hookspec
+def collect_external(evidence: Any, options: Any, store: Callable[[str, Any], None]) -> None:
+    """Read state outside Kubernetes that this plugin's checks need: the cloud's own view
+    of the Service's load balancer (target health, listeners, security groups).
+
+    Called once per live diagnosis of a Service, after the Kubernetes reads and before the
+    probes; never for recordings or offline input, which replay what they hold. ``options``
+    is the :class:`svcdoctor.cloud.CloudOptions` of this run: ``cloud`` ("aws", "gcp",
+    "azure", "none", or None to detect it from the nodes' providerID), ``deadline`` (seconds
+    for the whole read, which the plugin must keep) and ``call_timeout``. Call
+    ``store(name, data)`` once with plain JSON-serialisable data (``name`` e.g. "aws"): it
+    becomes ``evidence.external[name]``, is written into recordings (account identifiers
+    masked) and replayed as it is. Use read-only calls only (Describe/Get/List). A read that
+    fails is data too: keep ``{"action": "elasticloadbalancing:DescribeTargetHealth",
+    "code": "AccessDenied", "message": …}`` in the data's ``errors`` so a check can say
+    could-not-verify and name the permission; do not raise. The host turns an exception
+    into such an error anyway.
 
     Returns nothing.
     """

@@ -79,3 +79,29 @@ def _walk(value: Any) -> Any:
     if isinstance(value, list):
         return [_walk(v) for v in value]
     return value
+
+
+# Cloud account identifiers: the 12-digit AWS account in ARNs and owner fields, Azure
+# subscription ids in resource paths, GCP project ids in resource URLs.
+ACCOUNT_PATTERNS = [
+    (re.compile(r"(arn:aws[\w-]*:[\w-]+:[\w-]*:)\d{12}(:)"), r"\1" + MASK + r"\2"),
+    (re.compile(r"(?i)(/subscriptions/)[0-9a-f-]{36}"), r"\1" + MASK),
+    (re.compile(r"(/projects/)[a-z][a-z0-9-]{4,28}[a-z0-9](/)"), r"\1" + MASK + r"\2"),
+]
+
+
+def mask_accounts(text: str) -> str:
+    for pattern, repl in ACCOUNT_PATTERNS:
+        text = pattern.sub(repl, text)
+    return mask_text(text)
+
+
+def redact_external(value: Any) -> Any:
+    """State read from a cloud, for a recording: account identifiers and credentials masked."""
+    if isinstance(value, dict):
+        return {k: redact_external(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_external(v) for v in value]
+    if isinstance(value, str):
+        return mask_accounts(value)
+    return value

@@ -54,7 +54,8 @@ def not_evaluated(ev: Evidence) -> Iterator[Finding]:
                       {"what": f"what the {crds.WORDS[family]} selecting these pods (e.g. {kube.name(pod)}) allow",
                        "reason": f"{shown_text} {'selects' if len(mine) == 1 else 'select'} them; svcdoctor evaluates "
                                  f"Kubernetes NetworkPolicy only, and {crds.EFFECT[family]}",
-                       "check": check, "policies": [s.ref for s in mine]},
+                       "remedy": "Read them and check what they admit:", "remedy_command": check,
+                       "policies": [s.ref for s in mine]},
                       [Ref("field", s.ref, s.ref) for s in mine[:MAX_NAMED]])
 
 

@@ -35,8 +35,9 @@ import yaml
 from .. import __version__, kube, shapes
 from ..errors import SourceError, UsageError
 from ..evidence import Evidence, Gap
+from ..cloud import EXTERNAL_SHAPE
 from ..probes import SHAPE as PROBE_SHAPE
-from ..redact import redact_object
+from ..redact import redact_external, redact_object
 from ..target import Target
 from . import build_evidence, conform, resolve_target
 from .kubectl import capture_time
@@ -60,6 +61,7 @@ SHAPE = {
     "clients": [{"pod": shapes.STR, "namespace": shapes.STR, "cidr": shapes.STR}],
     "gaps": [{"what": shapes.STR, "reason": shapes.STR, "kind": shapes.STR}],
     "probes": [PROBE_SHAPE], "probeNote": shapes.STR,
+    "external": EXTERNAL_SHAPE, "externalNote": shapes.STR,
     "expect": {"findings": [shapes.STR], "translation": shapes.STR},
     "items": [shapes.ANY],
 }
@@ -114,6 +116,8 @@ def evidence_from_recording(doc: dict[str, Any], where: str, name: str | None = 
                                     for g in doc.get("gaps") or []],
                               probes=doc.get("probes") or [])
     evidence.probe_note = doc.get("probeNote", "")
+    evidence.external = dict(doc.get("external") or {})
+    evidence.external_note = doc.get("externalNote", "")
     evidence.absent = set(doc.get("absent") or [])
     if "serviceNamespaces" in doc:
         evidence.service_namespaces = set(doc.get("serviceNamespaces") or [])
@@ -142,6 +146,10 @@ def recording_document(evidence: Evidence, *, source: str, description: str = ""
         doc["serviceNamespaces"] = sorted(evidence.service_namespaces)
     if evidence.clients:
         doc["clients"] = evidence.clients
+    if evidence.external:
+        doc["external"] = redact_external(evidence.external)
+    if evidence.external_note:
+        doc["externalNote"] = evidence.external_note
     if expect:
         doc["expect"] = expect
     doc["items"] = [redact_object(o) for o in evidence.items if _relevant(o, evidence)]

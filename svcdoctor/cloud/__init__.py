@@ -1,0 +1,64 @@
+"""The cloud's own view of a Service's load balancer: which cloud, and the options of a read.
+
+Readers (``aws``; GCP and Azure next) sit at the edge: they talk to the cloud's API with
+Describe/Get/List calls only, within a deadline, and return plain JSON-serialisable data
+that goes into ``evidence.external[<cloud>]``, is recorded, and is replayed like probe
+outcomes. Checks (svcdoctor/plugins/cloud_lb.py) read only that data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .. import shapes
+
+CLOUDS = ("aws", "gcp", "azure")
+PROVIDER_PREFIXES = {"aws://": "aws", "gce://": "gcp", "azure://": "azure"}
+
+
+@dataclass(frozen=True)
+class CloudOptions:
+    cloud: str | None = None        # "aws" | "gcp" | "azure" | "none"; None: from the nodes' providerID
+    deadline: float = 15.0          # seconds for the whole read
+    call_timeout: float = 5.0       # seconds per API call
+
+
+def detect(nodes: dict[str, Any]) -> str | None:
+    """The cloud the nodes run in, from their providerID (set by the cloud provider)."""
+    for node in nodes.values():
+        pid = str((node.get("spec") or {}).get("providerID") or "")
+        for prefix, cloud in PROVIDER_PREFIXES.items():
+            if pid.startswith(prefix):
+                return cloud
+    return None
+
+
+# The data the readers return, as recordings must hold it (svcdoctor.shapes): checks read
+# these fields and may trust their types.
+_ERRORS = [{"action": shapes.STR, "code": shapes.STR, "message": shapes.STR}]
+_TARGET = {"id": shapes.STR, "port": shapes.INT, "zone": shapes.STR, "state": shapes.STR,
+           "reason": shapes.STR, "description": shapes.STR}
+AWS_SHAPE = {
+    "cloud": shapes.STR, "region": shapes.STR, "controller": shapes.STR, "lb_type": shapes.STR,
+    "target_type": shapes.STR, "looked_for": shapes.STR, "found_by": shapes.STR, "found": shapes.BOOL,
+    "load_balancer": {"name": shapes.STR, "arn": shapes.STR, "type": shapes.STR, "scheme": shapes.STR,
+                      "state": shapes.STR, "state_reason": shapes.STR, "dns_name": shapes.STR,
+                      "security_groups": [shapes.STR], "subnets": [shapes.STR], "zones": [shapes.STR],
+                      "health_check": {"target": shapes.STR}},
+    "tags": shapes.STRMAP,
+    "listeners": [{"port": shapes.INT, "protocol": shapes.STR, "instance_port": shapes.INT,
+                   "target_groups": [shapes.STR]}],
+    "target_groups": [{"arn": shapes.STR, "name": shapes.STR, "port": shapes.INT, "protocol": shapes.STR,
+                       "target_type": shapes.STR,
+                       "health_check": {"protocol": shapes.STR, "port": shapes.STR, "path": shapes.STR},
+                       "targets": [_TARGET]}],
+    "instances": {},   # instance id → [security group ids], checked in the reader's terms below
+    "node_security_groups": [{"id": shapes.STR, "name": shapes.STR,
+                              "rules": [{"protocol": shapes.STR, "from": shapes.INT, "to": shapes.INT,
+                                         "cidrs": [shapes.STR], "groups": [shapes.STR],
+                                         "descriptions": [shapes.STR]}]}],
+    "lb_subnet_cidrs": [shapes.STR],
+    "errors": _ERRORS, "calls": shapes.INT,
+}
+EXTERNAL_SHAPE = {"aws": AWS_SHAPE, "gcp": {"errors": _ERRORS}, "azure": {"errors": _ERRORS}}

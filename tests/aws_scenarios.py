@@ -1,0 +1,171 @@
+"""Scenarios of a Service's AWS load balancer: the Kubernetes side on the real control
+plane (cluster "aws": three kwok nodes whose providerIDs name the emulated instances), the
+AWS side in moto (tests/aws_cloud.py), built as the controllers build them. The test plays
+the service controller: it creates the load balancer for the Service's UID and writes the
+Service's status with an AWS-shaped hostname, as cloud-provider-aws does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import aws_cloud as aws
+from scenarios import _slices_settled, deployment, pods, ready
+
+NODE_NAMES = ("ip-10-0-1-11.ec2.internal", "ip-10-0-2-12.ec2.internal", "ip-10-0-1-13.ec2.internal")
+NODE_IPS = ("127.0.0.61", "127.0.0.62", "127.0.0.63")
+NLB = {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
+
+
+@dataclass
+class AwsScenario:
+    name: str
+    description: str
+    namespace: str
+    service: str
+    build: Callable[["World", "AwsScenario", dict], dict[str, tuple[str, str, str]]]   # → health overrides
+    expect: list[str]
+    annotations: dict[str, str] = field(default_factory=lambda: dict(NLB))
+    local: bool = False          # externalTrafficPolicy Local
+    on_nodes: tuple[int, ...] = (0,)
+
+
+@dataclass
+class World:
+    """moto + the "aws" control plane, with the account's instances as its nodes."""
+
+    cp: Any
+    acct: aws.Account
+
+    def service(self, sc: AwsScenario) -> dict:
+        return json.loads(self.cp.kubectl("-n", sc.namespace, "get", "svc", sc.service, "-o", "json").stdout)
+
+    def set_hostname(self, sc: AwsScenario, hostname: str) -> None:
+        self.cp.kubectl("-n", sc.namespace, "patch", "svc", sc.service, "--subresource=status", "--type=merge",
+                        "-p", json.dumps({"status": {"loadBalancer": {"ingress": [{"hostname": hostname}]}}}))
+
+
+@contextlib.contextmanager
+def world(cp: Any) -> Iterator[World]:
+    """Start moto on 127.0.0.1 (an ephemeral port), create the account and its nodes."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        assert host == "127.0.0.1"
+        acct = aws.Account.create(f"http://{host}:{port}")
+        for i, (name, ip) in enumerate(zip(NODE_NAMES, NODE_IPS)):
+            cp.add_node(name, ip=ip, provider_id=acct.provider_id(i),
+                        labels={"topology.kubernetes.io/zone": acct.instances[i]["zone"], "cloud": "aws"})
+        yield World(cp, acct)
+    finally:
+        server.stop()
+
+
+def run(w: World, sc: AwsScenario) -> dict[str, tuple[str, str, str]]:
+    """Create the scenario's Service and pods, play the controller; the health overrides."""
+    cp = w.cp
+    cp.create_namespace(sc.namespace)
+    pin = "\n".join(["nodeSelector: {cloud: aws}", "affinity:", "  nodeAffinity:",
+                     "    requiredDuringSchedulingIgnoredDuringExecution:",
+                     "      nodeSelectorTerms:",
+                     f"      - matchExpressions: [{{key: kubernetes.io/hostname, operator: In, values: "
+                     f"[{', '.join(NODE_NAMES[i] for i in sc.on_nodes)}]}}]"]) + "\n"
+    svc = {"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": sc.service, "namespace": sc.namespace, "annotations": sc.annotations},
+           "spec": {"type": "LoadBalancer", "selector": {"app": sc.service},
+                    "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+                    **({"externalTrafficPolicy": "Local"} if sc.local else {})}}
+    cp.kubectl("apply", "-f", "-", input=json.dumps(svc) + "\n---\n"
+               + deployment(sc.service, sc.namespace, {"app": sc.service}, extra_pod=pin))
+    cp.wait_until(lambda: len(pods(cp, sc.namespace)) == 2 and all(ready(p) for p in pods(cp, sc.namespace)),
+                  timeout=60, what=f"{sc.name}: pods ready")
+
+    class _Sc:  # _slices_settled reads only these
+        namespace, service = sc.namespace, sc.service
+    cp.wait_until(lambda: _slices_settled(cp, _Sc), timeout=60, what=f"{sc.name}: slices")
+    overrides = sc.build(w, sc, w.service(sc))
+    time.sleep(0.3)
+    return overrides
+
+
+def _ports(svc: dict) -> tuple[int, int | None]:
+    spec = svc["spec"]
+    return spec["ports"][0]["nodePort"], spec.get("healthCheckNodePort")
+
+
+def _nlb(w: World, sc: AwsScenario, svc: dict, **kw: Any) -> dict[str, str]:
+    node_port, hc_port = _ports(svc)
+    health = ("HTTP", hc_port, "/healthz") if hc_port else None
+    lb = aws.in_tree_nlb(w.acct, sc.namespace, sc.service, svc["metadata"]["uid"], port=80, node_port=node_port,
+                         health=health, **kw)
+    w.set_hostname(sc, lb["hostname"])
+    return lb
+
+
+def _healthy(w: World, sc: AwsScenario, svc: dict) -> dict:
+    _nlb(w, sc, svc)
+    return {}
+
+
+def _local_by_design(w: World, sc: AwsScenario, svc: dict) -> dict:
+    """ETP Local, pods on the first node: the other two answer 503 on healthCheckNodePort."""
+    _nlb(w, sc, svc)
+    return {w.acct.instances[i]["id"]: ("unhealthy", "Target.FailedHealthChecks", "Health checks failed")
+            for i in (1, 2)}
+
+
+def _sg_blocks(w: World, sc: AwsScenario, svc: dict) -> dict:
+    """The health-check rule was never added to the nodes' security group: every check fails."""
+    _nlb(w, sc, svc, health_rule=False)
+    return {i["id"]: ("unhealthy", "Target.FailedHealthChecks", "Health checks failed") for i in w.acct.instances}
+
+
+def _deleted(w: World, sc: AwsScenario, svc: dict) -> dict:
+    """A Classic ELB, deleted out of band: the Service keeps its hostname."""
+    node_port, _ = _ports(svc)
+    lb = aws.in_tree_clb(w.acct, sc.namespace, sc.service, svc["metadata"]["uid"], port=80, node_port=node_port)
+    w.set_hostname(sc, lb["hostname"])
+    w.acct.client("elb").delete_load_balancer(LoadBalancerName=lb["name"])
+    return {}
+
+
+def _listener_moved(w: World, sc: AwsScenario, svc: dict) -> dict:
+    """Someone changed the listener to 8080 in the console; the Service still says 80."""
+    _nlb(w, sc, svc, listener_port=8080)
+    return {}
+
+
+def _stopped_node(w: World, sc: AwsScenario, svc: dict) -> dict:
+    """The third node's instance was stopped but is still registered (moto: Target.InvalidState)."""
+    _nlb(w, sc, svc)
+    w.acct.client("ec2").stop_instances(InstanceIds=[w.acct.instances[2]["id"]])
+    return {}
+
+
+SCENARIOS = [
+    AwsScenario("cloud-nlb-healthy", "An in-tree NLB, every node healthy.", "aws-ok", "web", _healthy, []),
+    AwsScenario("cloud-nlb-local-by-design",
+                "externalTrafficPolicy Local with both pods on one node: the other two nodes fail the "
+                "health check on healthCheckNodePort, as designed.",
+                "aws-local", "api", _local_by_design, ["lb-targets-unhealthy", "local-policy-single-node"], local=True),
+    AwsScenario("cloud-nlb-sg-blocks",
+                "The nodes' security group lacks the health-check rule from the NLB's subnets: every target fails.",
+                "aws-sg", "shop", _sg_blocks, ["lb-no-healthy-targets", "lb-security-group-blocks",
+                                                "local-policy-single-node"], local=True),
+    AwsScenario("cloud-clb-deleted", "The Classic ELB was deleted in the console; the Service still shows its hostname.",
+                "aws-gone", "blog", _deleted, ["lb-not-found-in-cloud"], annotations={}),
+    AwsScenario("cloud-nlb-listener-moved", "The NLB's listener was moved to 8080 by hand; the Service serves 80.",
+                "aws-moved", "pay", _listener_moved, ["lb-listener-mismatch"]),
+    AwsScenario("cloud-nlb-stopped-node", "One node's instance is stopped but still registered.",
+                "aws-stopped", "cart", _stopped_node, ["lb-targets-unhealthy"]),
+]
+BY_NAME = {s.name: s for s in SCENARIOS}
