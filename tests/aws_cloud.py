@@ -125,6 +125,27 @@ def in_tree_nlb(acct: Account, ns: str, name: str, uid: str, *, port: int, node_
     return {"name": lb_name, "arn": lb["LoadBalancerArn"], "tg": tg["TargetGroupArn"], "hostname": nlb_hostname(lb_name)}
 
 
+def lbc_nlb_ip(acct: Account, ns: str, name: str, uid: str, *, port: int, target_port: int,
+               pod_ips: list[str]) -> dict[str, str]:
+    """The NLB the AWS Load Balancer Controller builds for ip targets: named with the cluster
+    in its hash (so only the hostname or tags find it), pods registered on their port."""
+    elbv2 = acct.client("elbv2")
+    lb_name = lbc_name(ns, name, uid)
+    tags = [{"Key": "elbv2.k8s.aws/cluster", "Value": CLUSTER}, {"Key": "service.k8s.aws/stack", "Value": f"{ns}/{name}"},
+            {"Key": "service.k8s.aws/resource", "Value": "LoadBalancer"}]
+    lb = elbv2.create_load_balancer(Name=lb_name, Type="network", Scheme="internet-facing",
+                                    Subnets=list(acct.subnets.values()), Tags=tags)["LoadBalancers"][0]
+    tg_name = f"k8s-{ns[:8]}-{name[:8]}-{hashlib.sha256(f'{uid}{port}ip'.encode()).hexdigest()[:10]}"
+    tg = elbv2.create_target_group(Name=tg_name, Protocol="TCP", Port=target_port, VpcId=acct.vpc, TargetType="ip",
+                                   HealthCheckProtocol="TCP", HealthCheckPort="traffic-port",
+                                   Tags=[{"Key": "service.k8s.aws/resource", "Value": f"{ns}/{name}:{port}"},
+                                         *tags[:2]])["TargetGroups"][0]
+    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=port,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+    elbv2.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": ip, "Port": target_port} for ip in pod_ips])
+    return {"name": lb_name, "arn": lb["LoadBalancerArn"], "tg": tg["TargetGroupArn"], "hostname": nlb_hostname(lb_name)}
+
+
 def in_tree_clb(acct: Account, ns: str, name: str, uid: str, *, port: int, node_port: int) -> dict[str, str]:
     """The Classic ELB cloud-provider-aws builds by default (TCP listener to the NodePort)."""
     elb = acct.client("elb")

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 import aws_cloud as aws
 from scenarios import _slices_settled, deployment, pods, ready
 
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 NODE_NAMES = ("ip-10-0-1-11.ec2.internal", "ip-10-0-2-12.ec2.internal", "ip-10-0-1-13.ec2.internal")
 NODE_IPS = ("127.0.0.61", "127.0.0.62", "127.0.0.63")
 NLB = {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
@@ -151,6 +152,20 @@ def _stopped_node(w: World, sc: AwsScenario, svc: dict) -> dict:
     return {}
 
 
+def _ip_zone_not_enabled(w: World, sc: AwsScenario, svc: dict) -> dict:
+    """The AWS Load Balancer Controller's NLB with ip targets; found by its hostname. One pod
+    runs in a zone whose subnet the load balancer does not use: Target.NotInUse."""
+    ips = [p["status"]["podIP"] for p in pods(w.cp, sc.namespace)]
+    lb = aws.lbc_nlb_ip(w.acct, sc.namespace, sc.service, svc["metadata"]["uid"], port=80, target_port=8080,
+                        pod_ips=ips)
+    w.set_hostname(sc, lb["hostname"])
+    return {ips[1]: ("unused", "Target.NotInUse", "Target is in an Availability Zone that is not enabled for the "
+                     "load balancer")}
+
+
+LBC_IP = {"service.beta.kubernetes.io/aws-load-balancer-type": "external",
+          "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip"}
+
 SCENARIOS = [
     AwsScenario("cloud-nlb-healthy", "An in-tree NLB, every node healthy.", "aws-ok", "web", _healthy, []),
     AwsScenario("cloud-nlb-local-by-design",
@@ -165,6 +180,9 @@ SCENARIOS = [
                 "aws-gone", "blog", _deleted, ["lb-not-found-in-cloud"], annotations={}),
     AwsScenario("cloud-nlb-listener-moved", "The NLB's listener was moved to 8080 by hand; the Service serves 80.",
                 "aws-moved", "pay", _listener_moved, ["lb-listener-mismatch"]),
+    AwsScenario("cloud-lbc-ip-zone-not-enabled",
+                "An AWS Load Balancer Controller NLB with ip targets; one pod's zone is not enabled on it.",
+                "aws-ip", "search", _ip_zone_not_enabled, ["lb-targets-unhealthy"], annotations=LBC_IP, on_nodes=(0, 1)),
     AwsScenario("cloud-nlb-stopped-node", "One node's instance is stopped but still registered.",
                 "aws-stopped", "cart", _stopped_node, ["lb-targets-unhealthy"]),
 ]

@@ -141,3 +141,53 @@ def test_cloud_none_reads_nothing(aws_world, made):
         proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json", "--no-probe",
                          "--cloud", "none", kubeconfig=aws_world.cp.kubeconfig, env_extra=aws_world.acct.env())
     assert ids(proc) == ["local-policy-single-node"]   # what Kubernetes alone shows
+
+
+IAM_POLICY = aws_scenarios.ROOT / "deploy" / "aws-iam-policy.json"
+
+
+def _identity(w, name: str, policy: dict) -> dict[str, str]:
+    """An IAM user of the emulated account with exactly ``policy``; its keys as env."""
+    iam = w.acct.client("iam")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="svcdoctor", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {**w.acct.env(), "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+
+def test_the_readme_iam_policy_is_enough_and_a_missing_action_is_named(aws_world, made):
+    """moto enforcing IAM (its own enable_iam_authentication, in this process): the shipped
+    policy reads everything; without DescribeTargetHealth the report names that action
+    and still gives what it could read."""
+    from moto.core.authorization import enable_iam_authentication
+
+    sc = BY_NAME["cloud-nlb-sg-blocks"]
+    overrides = made(sc.name)
+    policy = json.loads(IAM_POLICY.read_text())
+    full = _identity(aws_world, "svcdoctor-reader", policy)
+    narrowed = json.loads(json.dumps(policy))
+    narrowed["Statement"][0]["Action"].remove("elasticloadbalancing:DescribeTargetHealth")
+    partial = _identity(aws_world, "svcdoctor-partial", narrowed)
+    # Without target health nothing says the security group matters: only Kubernetes' finding stays.
+    for env, expect, denied in ((full, sc.expect, []), (partial, ["local-policy-single-node"],
+                                                     ["elasticloadbalancing:DescribeTargetHealth"])):
+        with enable_iam_authentication(), aws_cloud.target_health(overrides):
+            proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json", "--no-probe",
+                             "--cloud", "aws", kubeconfig=aws_world.cp.kubeconfig, env_extra=env)
+        report = json.loads(proc.stdout)
+        cnv = [f for f in report["findings"] if f["id"] == "could-not-verify" and f["subject"] != "network reachability"]
+        assert [f["facts"]["reason"].split(" was denied")[0] for f in cnv] == denied, cnv
+        assert _ids(report) == sorted(expect)
+        for f in cnv:
+            assert f["fix"][0]["command"] == "aws sts get-caller-identity"
+
+
+def test_lbc_ip_targets_found_by_hostname_and_mapped_to_pods(aws_world, made):
+    sc = BY_NAME["cloud-lbc-ip-zone-not-enabled"]
+    code, report = diagnose(aws_world, sc.name, made(sc.name))
+    f = _one(report, "lb-targets-unhealthy")
+    assert f["facts"]["translation"] == "aws-not-in-use" and f["facts"]["unhealthy"] == 1
+    pods = {p["status"]["podIP"]: p for p in aws_scenarios.pods(aws_world.cp, sc.namespace)}
+    ((ip, pod),) = [(ip, p) for ip, p in pods.items() if f["facts"]["states"][0].startswith(ip + " ")]
+    assert f["facts"]["states"][0].startswith(
+        f"{ip} (pod {pod['metadata']['name']} on node {pod['spec']['nodeName']}): unused — Target.NotInUse")

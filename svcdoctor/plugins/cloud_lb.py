@@ -192,12 +192,17 @@ def _targets(ev: Evidence, data: dict[str, Any]) -> list[tuple[dict, dict, str |
     return out
 
 
+def _pod_named(ev: Evidence, ip: str) -> str | None:
+    return next((kube.name(p) for p in ev.selected_pods if (p.get("status") or {}).get("podIP") == ip), None)
+
+
 def _local(ev: Evidence) -> bool:
     return (ev.service.get("spec") or {}).get("externalTrafficPolicy") == "Local"
 
 
-def _state_line(t: dict, node: str | None) -> str:
-    parts = [str(t.get("id")) + (f" (node {node})" if node else ""), str(t.get("state"))]
+def _state_line(t: dict, node: str | None, pod: str | None = None) -> str:
+    where = f" (pod {pod} on node {node})" if pod else f" (node {node})" if node else ""
+    parts = [str(t.get("id")) + where, str(t.get("state"))]
     if t.get("reason") and t.get("reason") != "N/A":
         parts.append(str(t["reason"]))
     if t.get("description") and t.get("description") != "N/A":
@@ -226,13 +231,13 @@ def no_healthy_targets(ev: Evidence) -> Iterator[Finding]:
     yield Finding("lb-no-healthy-targets", CRIT, f"Service {ev.target}",
                   {**_vendor(data), "lb": _lb_words(data), "count": len(targets), "registered": "yes" if targets else None,
                    "none_registered": "yes" if not targets else None,
-                   "states": [_state_line(t, n) for t, _tg, n in targets[:8]],
+                   "states": [_state_line(t, n, _pod_named(ev, str(t.get("id")))) for t, _tg, n in targets[:8]],
                    "cause": meaning["cause"] if meaning else None,
                    "reason_fix": meaning["fix"][0] if meaning and meaning["fix"] else None,
                    "translation": meaning["id"] if meaning else None, "fail_open": fail_open,
                    "local": "yes" if _local(ev) and not ev.ready_endpoint_nodes() else None,
                    "target_group": groups[0].get("name")},
-                  [Ref("field", f"aws {_lb_words(data)}", _state_line(t, n)) for t, _tg, n in targets[:4]]
+                  [Ref("field", f"aws {_lb_words(data)}", _state_line(t, n, _pod_named(ev, str(t.get("id"))))) for t, _tg, n in targets[:4]]
                   or [Ref("field", f"aws {_lb_words(data)}", f"target group {groups[0].get('name')}: no targets")],
                   caused_by=("lb-security-group-blocks", "lb-listener-mismatch"))
 
@@ -263,14 +268,14 @@ def targets_unhealthy(ev: Evidence) -> Iterator[Finding]:
     yield Finding("lb-targets-unhealthy", WARN if faults else INFO, f"Service {ev.target}",
                   {**_vendor(data), "lb": _lb_words(data), "unhealthy": len(shown), "total": len(targets),
                    "only_by_design": "yes" if not faults else None,
-                   "states": [_state_line(t, n) for t, _tg, n in shown[:8]],
+                   "states": [_state_line(t, n, _pod_named(ev, str(t.get("id")))) for t, _tg, n in shown[:8]],
                    "with_endpoints": [n for _t, _tg, n in faults if n in with_endpoints][:8] or None,
                    "by_design": len(by_design) if faults and by_design else None,
                    "by_design_only": len(by_design) if not faults else None,
                    "cause": meaning["cause"] if meaning else None,
                    "reason_fix": meaning["fix"][0] if meaning and meaning["fix"] else None,
                    "translation": meaning["id"] if meaning else None},
-                  [Ref("field", f"aws {_lb_words(data)}", _state_line(t, n)) for t, _tg, n in shown[:4]],
+                  [Ref("field", f"aws {_lb_words(data)}", _state_line(t, n, _pod_named(ev, str(t.get("id"))))) for t, _tg, n in shown[:4]],
                   caused_by=("lb-security-group-blocks", "lb-listener-mismatch"))
 
 
