@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import kube
 from ..kube import Obj
+from ..redact import mask_accounts
 from . import CloudOptions
 from .aws_names import default_name, instance_id, owner, parse_hostname, zone
 
@@ -65,10 +66,10 @@ class _Calls:
             if code in ("LoadBalancerNotFound", "AccessPointNotFound", "TargetGroupNotFound"):
                 return {"__not_found__": code}
             self.errors.append({"action": f"{SERVICE_PREFIX[service]}:{operation}", "code": code,
-                                "message": str(err.get("Message") or exc)[:300]})
+                                "message": mask_accounts(str(err.get("Message") or exc))[:300]})
         except BotoCoreError as exc:
             self.errors.append({"action": f"{SERVICE_PREFIX[service]}:{operation}", "code": type(exc).__name__,
-                                "message": str(exc)[:300]})
+                                "message": mask_accounts(str(exc))[:300]})
         return None
 
 
@@ -124,7 +125,7 @@ def read(service: Obj, nodes: dict[str, Obj], options: CloudOptions) -> dict[str
         calls.errors.append({"action": "", "code": "Deadline",
                              "message": f"the AWS reads did not finish within {options.deadline:g}s"})
     except Exception as exc:  # credentials, endpoint: one line, not a traceback
-        calls.errors.append({"action": "", "code": type(exc).__name__, "message": str(exc)[:300]})
+        calls.errors.append({"action": "", "code": type(exc).__name__, "message": mask_accounts(str(exc))[:300]})
     out["errors"], out["calls"] = calls.errors, calls.calls
     return out
 
