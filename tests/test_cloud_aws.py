@@ -55,6 +55,8 @@ def _one(report: dict, fid: str) -> dict:
 def test_scenario_read_from_the_emulated_account(aws_world, made, name):
     code, report = diagnose(aws_world, name, made(name))
     assert _ids(report) == sorted(BY_NAME[name].expect)
+    # names, never ARNs or the account: what reaches Slack or an LLM is built from these
+    assert "arn:aws" not in json.dumps(report["findings"]) and "123456789012" not in json.dumps(report["findings"])
     assert not [f for f in report["findings"] if f["id"] == "could-not-verify"
                 and f["subject"] != "network reachability"], report["findings"]
 
