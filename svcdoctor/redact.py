@@ -63,6 +63,9 @@ def redact_object(obj: Obj) -> Obj:
         for key in ("message", "note"):
             if isinstance(out.get(key), str):
                 out[key] = mask_text(out[key])
+    spec = out.get("spec")
+    if out.get("kind") == "Node" and isinstance(spec, dict) and isinstance(spec.get("providerID"), str):
+        spec["providerID"] = mask_accounts(spec["providerID"])   # GCP project, Azure subscription
     return out
 
 
@@ -86,7 +89,8 @@ def _walk(value: Any) -> Any:
 ACCOUNT_PATTERNS = [
     (re.compile(r"(arn:aws[\w-]*:[\w-]+:[\w-]*:)\d{12}(:)"), r"\1" + MASK + r"\2"),
     (re.compile(r"(?i)(/subscriptions/)[0-9a-f-]{36}"), r"\1" + MASK),
-    (re.compile(r"(/projects/)[a-z][a-z0-9-]{4,28}[a-z0-9](/)"), r"\1" + MASK + r"\2"),
+    (re.compile(r"(\bprojects/)[a-z][a-z0-9-]{4,28}[a-z0-9](/)"), r"\1" + MASK + r"\2"),
+    (re.compile(r"^(gce://)[a-z][a-z0-9-]{4,28}[a-z0-9](/)"), r"\1" + MASK + r"\2"),     # a node's providerID
 ]
 
 

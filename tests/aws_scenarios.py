@@ -42,6 +42,8 @@ class World:
 
     cp: Any
     acct: aws.Account
+    node_names: tuple[str, ...] = NODE_NAMES
+    cloud_label: str = "aws"
 
     def service(self, sc: AwsScenario) -> dict:
         return json.loads(self.cp.kubectl("-n", sc.namespace, "get", "svc", sc.service, "-o", "json").stdout)
@@ -71,15 +73,15 @@ def world(cp: Any) -> Iterator[World]:
         server.stop()
 
 
-def run(w: World, sc: AwsScenario) -> dict[str, tuple[str, str, str]]:
+def run(w: Any, sc: AwsScenario) -> dict[str, Any]:
     """Create the scenario's Service and pods, play the controller; the health overrides."""
     cp = w.cp
     cp.create_namespace(sc.namespace)
-    pin = "\n".join(["nodeSelector: {cloud: aws}", "affinity:", "  nodeAffinity:",
+    pin = "\n".join([f"nodeSelector: {{cloud: {w.cloud_label}}}", "affinity:", "  nodeAffinity:",
                      "    requiredDuringSchedulingIgnoredDuringExecution:",
                      "      nodeSelectorTerms:",
                      f"      - matchExpressions: [{{key: kubernetes.io/hostname, operator: In, values: "
-                     f"[{', '.join(NODE_NAMES[i] for i in sc.on_nodes)}]}}]"]) + "\n"
+                     f"[{', '.join(w.node_names[i] for i in sc.on_nodes)}]}}]"]) + "\n"
     svc = {"apiVersion": "v1", "kind": "Service",
            "metadata": {"name": sc.service, "namespace": sc.namespace, "annotations": sc.annotations},
            "spec": {"type": "LoadBalancer", "selector": {"app": sc.service},

@@ -59,6 +59,9 @@ AWS_SHAPE = {
                                          "cidrs": [shapes.STR], "groups": [shapes.STR],
                                          "descriptions": [shapes.STR]}]}],
     "lb_subnet_cidrs": [shapes.STR],
+    "network": shapes.STR, "target_tags": [shapes.STR],   # GCP: the nodes' VPC network and tags
     "errors": _ERRORS, "calls": shapes.INT,
 }
-EXTERNAL_SHAPE = {"aws": AWS_SHAPE, "gcp": {"errors": _ERRORS}, "azure": {"errors": _ERRORS}}
+# Every reader returns this shape (GCP's target pool as a target group, its firewall rules
+# as security groups), so the checks read every cloud alike.
+EXTERNAL_SHAPE = {"aws": AWS_SHAPE, "gcp": AWS_SHAPE, "azure": AWS_SHAPE}

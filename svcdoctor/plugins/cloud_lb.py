@@ -14,18 +14,22 @@ from typing import Any, Iterator
 
 from svcdoctor import cloud, hookimpl, kube, tables
 from svcdoctor.cloud import aws_names
+from svcdoctor.cloud.gcp import parse_provider_id as gcp_names
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
 from svcdoctor.loadbalancers import AWS_LBC_CLASS, requested_class
 from svcdoctor.wording import fill
 
 CRIT, WARN, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO
-HEALTHY = {"healthy", "InService"}
-UNHEALTHY = {"unhealthy", "unhealthy.draining", "OutOfService"}
+HEALTHY = {"healthy", "InService", "HEALTHY"}
+UNHEALTHY = {"unhealthy", "unhealthy.draining", "OutOfService", "UNHEALTHY"}
 DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess"}
-CONTROLLER = {"in-tree": "the AWS cloud provider's service controller",
-              "lbc": "the AWS Load Balancer Controller"}
-LB_KIND = {"classic": "Classic ELB", "network": "Network Load Balancer", "application": "Application Load Balancer"}
+CONTROLLER = {("aws", "in-tree"): "the AWS cloud provider's service controller",
+              ("aws", "lbc"): "the AWS Load Balancer Controller",
+              ("gcp", "in-tree"): "the GCE cloud provider's service controller"}
+LB_KIND = {"classic": "Classic ELB", "network": "Network Load Balancer", "application": "Application Load Balancer",
+           "target-pool": "network load balancer (target pool)", "backend-service": "load balancer (backend service)"}
+CLOUD_NAME = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}
 
 
 def reasons() -> tuple[dict[str, Any], ...]:
@@ -52,21 +56,33 @@ def collect_external(evidence: Any, options: Any, store: Any) -> None:
         from svcdoctor.cloud import aws
 
         store("aws", aws.read(svc, evidence.nodes, options))
+    elif which == "gcp":
+        if lb_class is not None and not lb_class.startswith("networking.gke.io/"):
+            evidence.external_note = f"loadBalancerClass {lb_class} is not GKE's: nothing to read in GCP"
+            return
+        from svcdoctor.cloud import gcp
+
+        store("gcp", gcp.read(svc, evidence.nodes, options))
     else:
         store(which, {"errors": [{"action": "", "code": "NotSupported",
                                   "message": f"svcdoctor does not read {which.upper()} load balancers yet"}]})
 
 
 def _aws(ev: Evidence) -> dict[str, Any] | None:
+    """The cloud's recorded view of the load balancer (whichever cloud read it)."""
     if ev.target.kind != "Service" or kube.service_type(ev.service) != "LoadBalancer":
         return None
-    data = ev.external.get("aws")
-    return data if isinstance(data, dict) else None
+    for name in ("aws", "gcp", "azure"):
+        data = ev.external.get(name)
+        if isinstance(data, dict) and "found" in data:
+            return {**data, "cloud": name}
+    return None
 
 
 def _vendor(data: dict[str, Any]) -> dict[str, str]:
     """Whose load balancer: gates the cloud's own links and CLI commands in the playbooks."""
-    return {"provider": "AWS", "aws": "yes"} if data.get("cloud", "aws") == "aws" else {}
+    cloud_name = str(data.get("cloud") or "aws")
+    return {"provider": CLOUD_NAME.get(cloud_name, cloud_name), cloud_name: "yes", "region": data.get("region")}
 
 
 def _lb_words(data: dict[str, Any]) -> str:
@@ -114,11 +130,11 @@ def not_found(ev: Evidence) -> Iterator[Finding]:
                str(data.get("found_by")), "")
     yield Finding("lb-not-found-in-cloud", CRIT, f"Service {ev.target}",
                   {**_vendor(data), "address": status[0] if status else None, "looked_for": data.get("looked_for"), "how": how,
-                   "region": data.get("region"), "controller": CONTROLLER.get(str(data.get("controller"))),
+                   "controller": CONTROLLER.get((str(data.get("cloud")), str(data.get("controller")))),
                    "lb_kind": LB_KIND.get(str(data.get("lb_type")), "load balancer"),
                    "name": ev.target.name},
                   [Ref.field(ev.service, "status.loadBalancer.ingress", ", ".join(str(s) for s in status)),
-                   Ref("field", f"aws {data.get('region')}", f"DescribeLoadBalancers {data.get('looked_for')}: not found")])
+                   Ref("field", f"{data['cloud']} {data.get('region')}", f"{data.get('looked_for')}: not found")])
 
 
 # --- listeners and target ports ---------------------------------------------------------------
@@ -153,16 +169,19 @@ def listener_mismatch(ev: Evidence) -> Iterator[Finding]:
                    "service_ports": ", ".join(kube.port_label(p) for p in ports),
                    "name": ev.target.name},
                   [Ref.field(ev.service, "spec.ports", ", ".join(kube.port_label(p) for p in ports)),
-                   Ref("field", f"aws {_lb_words(data)}", "listeners: " + (", ".join(
+                   Ref("field", f"{data['cloud']} {_lb_words(data)}", "listeners: " + (", ".join(
                        f"{li.get('protocol')}:{li.get('port')}" for li in data["listeners"]) or "none"))])
 
 
 # --- target health ------------------------------------------------------------------------------
 
 def _node_of(ev: Evidence) -> dict[str, str]:
+    """Target id → node: an EC2 instance id, or a GCE instance name, from the providerID."""
     out = {}
     for name, node in ev.nodes.items():
-        iid = aws_names.instance_id(str((node.get("spec") or {}).get("providerID") or ""))
+        pid = str((node.get("spec") or {}).get("providerID") or "")
+        located = gcp_names(pid)
+        iid = aws_names.instance_id(pid) or (located[2] if located else None)
         if iid:
             out[iid] = name
     return out
@@ -237,8 +256,8 @@ def no_healthy_targets(ev: Evidence) -> Iterator[Finding]:
                    "translation": meaning["id"] if meaning else None, "fail_open": fail_open,
                    "local": "yes" if _local(ev) and not ev.ready_endpoint_nodes() else None,
                    "target_group": groups[0].get("name")},
-                  [Ref("field", f"aws {_lb_words(data)}", _state_line(t, n, _pod_named(ev, str(t.get("id"))))) for t, _tg, n in targets[:4]]
-                  or [Ref("field", f"aws {_lb_words(data)}", f"target group {groups[0].get('name')}: no targets")],
+                  [Ref("field", f"{data['cloud']} {_lb_words(data)}", _state_line(t, n, _pod_named(ev, str(t.get("id"))))) for t, _tg, n in targets[:4]]
+                  or [Ref("field", f"{data['cloud']} {_lb_words(data)}", f"target group {groups[0].get('name')}: no targets")],
                   caused_by=("lb-security-group-blocks", "lb-listener-mismatch"))
 
 
@@ -275,7 +294,7 @@ def targets_unhealthy(ev: Evidence) -> Iterator[Finding]:
                    "cause": meaning["cause"] if meaning else None,
                    "reason_fix": meaning["fix"][0] if meaning and meaning["fix"] else None,
                    "translation": meaning["id"] if meaning else None},
-                  [Ref("field", f"aws {_lb_words(data)}", _state_line(t, n, _pod_named(ev, str(t.get("id"))))) for t, _tg, n in shown[:4]],
+                  [Ref("field", f"{data['cloud']} {_lb_words(data)}", _state_line(t, n, _pod_named(ev, str(t.get("id"))))) for t, _tg, n in shown[:4]],
                   caused_by=("lb-security-group-blocks", "lb-listener-mismatch"))
 
 
@@ -325,23 +344,38 @@ def security_groups(ev: Evidence) -> Iterator[Finding]:
     iid = str(t.get("id"))
     node_groups = [str(g) for g in instances.get(iid) or [] if isinstance(g, str)]
     groups = [g for g in data["node_security_groups"] if g.get("id") in node_groups]
-    if not groups or not (lb_groups or sources):
-        return
+    gcp = data["cloud"] == "gcp"
+    if (not groups and not gcp) or not (lb_groups or sources):
+        return   # GCP: no firewall rule at all applies to the nodes is a finding too
     if any(_admits(r, port, sources, lb_groups) for g in groups for r in g.get("rules") or []):
         return
-    source = (f"security group {lb_groups[0]}" if lb_groups else "the load balancer's subnets (" + ", ".join(sources) + ")")
-    command = (f"aws ec2 authorize-security-group-ingress --group-id {groups[0]['id']} --protocol tcp --port {port} "
-               + (f"--source-group {lb_groups[0]}" if lb_groups else f"--cidr {sources[0]}"))
+    if gcp:
+        tags = [str(x) for x in data.get("target_tags") or []]
+        source = "Google's health-check ranges (" + ", ".join(sources) + ")"
+        command = (f"gcloud compute firewall-rules create k8s-{lb.get('name')}-http-hc --direction INGRESS "
+                   f"--network {data.get('network') or 'default'} --allow tcp:{port} --source-ranges {','.join(sources)}"
+                   + (f" --target-tags {','.join(tags)}" if tags else ""))
+        more = None
+    else:
+        source = (f"security group {lb_groups[0]}" if lb_groups
+                  else "the load balancer's subnets (" + ", ".join(sources) + ")")
+        command = (f"aws ec2 authorize-security-group-ingress --group-id {groups[0]['id']} --protocol tcp --port {port} "
+                   + (f"--source-group {lb_groups[0]}" if lb_groups else f"--cidr {sources[0]}"))
+        more = sources[1:] if not lb_groups else None
     yield Finding("lb-security-group-blocks", CRIT, f"Service {ev.target}",
                   {**_vendor(data), "lb": _lb_words(data), "port": port, "node": node, "instance": iid,
-                   "groups": [f"{g.get('id')} ({g.get('name')})" for g in groups], "source": source,
-                   "command": command, "more_cidrs": sources[1:] or None,
+                   "barrier": "VPC firewall rules" if gcp else "nodes' security groups",
+                   "groups": [f"{g.get('id')} ({g.get('name')})" for g in groups] if not gcp else None,
+                   "rules": ([str(g.get("id")) for g in groups[:8]] + ([f"{len(groups) - 8} more"] if len(groups) > 8 else [])
+                             or ["none"]) if gcp else None,
+                   "network": data.get("network") if gcp else None,
+                   "source": source, "command": command, "more_cidrs": more or None,
                    "health": _state_line(t, node)},
-                  [Ref("field", f"aws {g.get('id')}", f"{g.get('id')} ({g.get('name')}): " + (", ".join(
+                  [Ref("field", f"{data['cloud']} {g.get('id')}", f"{g.get('id')} ({g.get('name')}): " + (", ".join(
                       f"{r.get('protocol')} {r.get('from')}-{r.get('to')} from "
                       + ", ".join((r.get("cidrs") or []) + (r.get("groups") or [])) for r in g.get("rules") or [])
                       or "no ingress rules")) for g in groups[:3]]
-                  + [Ref("field", f"aws {_lb_words(data)}", _state_line(t, node))])
+                  + [Ref("field", f"{data['cloud']} {_lb_words(data)}", _state_line(t, node))])
 
 
 @hookimpl
