@@ -78,7 +78,7 @@ def record_aws(names: list[str]) -> None:
     if not chosen:
         return
     with controlplane.ControlPlane() as cp:
-        scenarios.prepare(cp, "aws")
+        scenarios.prepare(cp, "aws-cloud")
         with aws_scenarios.world(cp) as w:
             for sc in chosen:
                 overrides = aws_scenarios.run(w, sc)
@@ -105,7 +105,7 @@ def record_gcp(names: list[str]) -> None:
     if not chosen:
         return
     with controlplane.ControlPlane() as cp, tempfile.TemporaryDirectory() as tmp:
-        scenarios.prepare(cp, "gcp")
+        scenarios.prepare(cp, "gcp-cloud")
         with gcp_scenarios.world(cp, Path(tmp)) as w:
             for sc in chosen:
                 overrides = gcp_scenarios.run(w, sc)
@@ -148,8 +148,7 @@ def main(names: list[str]) -> int:
     aws_names = [n for n in names if n in aws_scenarios.BY_NAME] if names else list(aws_scenarios.BY_NAME)
     gcp_names = [n for n in names if n in gcp_scenarios.BY_NAME] if names else list(gcp_scenarios.BY_NAME)
     chosen = [scenarios.BY_NAME[n] for n in names if n in scenarios.BY_NAME] if names else scenarios.SCENARIOS
-    chosen = [sc for sc in chosen if sc.cluster not in ("aws", "gcp")]
-    record_lab(lab_names)
+        record_lab(lab_names)
     record_aws(aws_names)
     record_gcp(gcp_names)
     if not chosen:

@@ -1,5 +1,5 @@
 """Scenarios of a Service's AWS load balancer: the Kubernetes side on the real control
-plane (cluster "aws": three kwok nodes whose providerIDs name the emulated instances), the
+plane (cluster "aws-cloud": three kwok nodes whose providerIDs name the emulated instances), the
 AWS side in moto (tests/aws_cloud.py), built as the controllers build them. The test plays
 the service controller: it creates the load balancer for the Service's UID and writes the
 Service's status with an AWS-shaped hostname, as cloud-provider-aws does.
@@ -38,7 +38,7 @@ class AwsScenario:
 
 @dataclass
 class World:
-    """moto + the "aws" control plane, with the account's instances as its nodes."""
+    """moto + the "aws-cloud" control plane, with the account's instances as its nodes."""
 
     cp: Any
     acct: aws.Account

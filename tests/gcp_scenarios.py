@@ -3,7 +3,7 @@ builds it (../shared/reference/cloud-lb-state.md §3): forwarding rule and targe
 ``a<uid>``, an HttpHealthCheck (``a<uid>`` on healthCheckNodePort for externalTrafficPolicy
 Local, else the shared ``k8s-<cluster>-node`` on 10256 /healthz), and the firewall rules
 ``k8s-fw-a<uid>`` (traffic) and ``k8s-<hc>-http-hc`` (Google's health-check ranges). The
-Kubernetes side runs on the real control plane (cluster "gcp"), whose nodes carry the
+Kubernetes side runs on the real control plane (cluster "gcp-cloud"), whose nodes carry the
 instances' providerIDs; the Compute API is tests/gcp_server.py.
 """
 

@@ -931,8 +931,8 @@ import netpol_scenarios  # noqa: E402
 CLUSTERS["l7"] = l7_scenarios.prepare
 CLUSTERS["policy-apis"] = netpol_scenarios.prepare_policy_apis
 CLUSTERS["old-kube-proxy"] = pod_scenarios.prepare_old_kube_proxy
-CLUSTERS["aws"] = lambda cp: None   # tests/aws_scenarios.py adds the emulated instances as nodes
-CLUSTERS["gcp"] = lambda cp: None   # tests/gcp_scenarios.py likewise
+CLUSTERS["aws-cloud"] = lambda cp: None   # tests/aws_scenarios.py adds the emulated instances as nodes
+CLUSTERS["gcp-cloud"] = lambda cp: None   # tests/gcp_scenarios.py likewise
 SCENARIOS += pod_scenarios.SCENARIOS + netpol_scenarios.SHARED
 SCENARIOS += l7_scenarios.SCENARIOS + netpol_scenarios.SCENARIOS + [netpol_scenarios.POLICY_APIS]
 SCENARIOS += pod_scenarios.OLD_KUBE_PROXY

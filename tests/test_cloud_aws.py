@@ -17,7 +17,7 @@ from test_controlplane import ids, svcdoctor
 
 @pytest.fixture(scope="module")
 def aws_world(clusters):
-    with aws_scenarios.world(clusters("aws")) as w:
+    with aws_scenarios.world(clusters("aws-cloud")) as w:
         yield w
 
 

@@ -18,7 +18,7 @@ pytest.importorskip("google.auth", reason="svcdoctor[gcp] (google-auth) is part 
 
 @pytest.fixture(scope="module")
 def gcp_world(clusters, tmp_path_factory):
-    with gcp_scenarios.world(clusters("gcp"), tmp_path_factory.mktemp("adc")) as w:
+    with gcp_scenarios.world(clusters("gcp-cloud"), tmp_path_factory.mktemp("adc")) as w:
         yield w
 
 

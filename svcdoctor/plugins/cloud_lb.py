@@ -2,9 +2,8 @@
 listeners and target groups match the Service, are its targets healthy where ready
 endpoints run, do the nodes' security groups admit its health checks.
 
-Collection (``collect_external``, live only): svcdoctor.cloud.aws reads it with Describe
-calls within a deadline; the data is recorded and replayed. Checks below read only that
-data and the Kubernetes evidence. Reason codes: ``cloud_lb_reasons.yaml``.
+Collection: plugins/cloud_reads.py (live only); the data is recorded and replayed. Checks
+below read only that data and the Kubernetes evidence. Reason codes: ``cloud_lb_reasons.yaml``.
 """
 
 from __future__ import annotations
@@ -12,12 +11,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Iterator
 
-from svcdoctor import cloud, hookimpl, kube, tables
+from svcdoctor import hookimpl, kube, tables
 from svcdoctor.cloud import aws_names
 from svcdoctor.cloud.gcp import parse_provider_id as gcp_names
 from svcdoctor.evidence import Evidence
 from svcdoctor.findings import Finding, Ref, Severity
-from svcdoctor.loadbalancers import AWS_LBC_CLASS, requested_class
 from svcdoctor.wording import fill
 
 CRIT, WARN, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO
@@ -36,39 +34,7 @@ def reasons() -> tuple[dict[str, Any], ...]:
     return tables.bundled("svcdoctor.plugins", "cloud_lb_reasons.yaml")
 
 
-@hookimpl
-def collect_external(evidence: Any, options: Any, store: Any) -> None:
-    if evidence.target.kind != "Service" or kube.service_type(evidence.service) != "LoadBalancer":
-        return
-    svc = evidence.service
-    if not ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
-        evidence.external_note = "no load balancer yet (status.loadBalancer is empty): nothing to read in the cloud"
-        return
-    which = options.cloud or cloud.detect(evidence.nodes)
-    if which is None:
-        evidence.external_note = "the nodes name no cloud in their providerID (use --cloud to read one)"
-        return
-    lb_class, _how = requested_class(svc)
-    if which == "aws":
-        if lb_class not in (None, AWS_LBC_CLASS):
-            evidence.external_note = f"loadBalancerClass {lb_class} is not an AWS controller's: nothing to read in AWS"
-            return
-        from svcdoctor.cloud import aws
-
-        store("aws", aws.read(svc, evidence.nodes, options))
-    elif which == "gcp":
-        if lb_class is not None and not lb_class.startswith("networking.gke.io/"):
-            evidence.external_note = f"loadBalancerClass {lb_class} is not GKE's: nothing to read in GCP"
-            return
-        from svcdoctor.cloud import gcp
-
-        store("gcp", gcp.read(svc, evidence.nodes, options))
-    else:
-        store(which, {"errors": [{"action": "", "code": "NotSupported",
-                                  "message": f"svcdoctor does not read {which.upper()} load balancers yet"}]})
-
-
-def _aws(ev: Evidence) -> dict[str, Any] | None:
+def _cloud(ev: Evidence) -> dict[str, Any] | None:
     """The cloud's recorded view of the load balancer (whichever cloud read it)."""
     if ev.target.kind != "Service" or kube.service_type(ev.service) != "LoadBalancer":
         return None
@@ -120,7 +86,7 @@ def unverified(ev: Evidence) -> Iterator[Finding]:
 # --- the load balancer is gone -----------------------------------------------------------------
 
 def not_found(ev: Evidence) -> Iterator[Finding]:
-    data = _aws(ev)
+    data = _cloud(ev)
     if data is None or data.get("found") is not False or data.get("errors"):
         return
     status = [i.get("hostname") or i.get("ip") for i in
@@ -140,7 +106,7 @@ def not_found(ev: Evidence) -> Iterator[Finding]:
 # --- listeners and target ports ---------------------------------------------------------------
 
 def listener_mismatch(ev: Evidence) -> Iterator[Finding]:
-    data = _aws(ev)
+    data = _cloud(ev)
     if data is None or not data.get("load_balancer") or data.get("listeners") is None:
         return
     ports = kube.service_ports(ev.service)
@@ -230,7 +196,7 @@ def _state_line(t: dict, node: str | None, pod: str | None = None) -> str:
 
 
 def no_healthy_targets(ev: Evidence) -> Iterator[Finding]:
-    data = _aws(ev)
+    data = _cloud(ev)
     if data is None or not data.get("load_balancer"):
         return
     groups = [tg for tg in data.get("target_groups") or [] if tg.get("targets") is not None]
@@ -262,7 +228,7 @@ def no_healthy_targets(ev: Evidence) -> Iterator[Finding]:
 
 
 def targets_unhealthy(ev: Evidence) -> Iterator[Finding]:
-    data = _aws(ev)
+    data = _cloud(ev)
     if data is None or not data.get("load_balancer"):
         return
     targets = _targets(ev, data)
@@ -321,7 +287,7 @@ def _admits(rule: dict[str, Any], port: int, sources: list[str], lb_groups: list
 
 def security_groups(ev: Evidence) -> Iterator[Finding]:
     """Only where the health checks fail: the health says the rules matter, the rules say why."""
-    data = _aws(ev)
+    data = _cloud(ev)
     if data is None or not data.get("load_balancer") or data.get("node_security_groups") is None:
         return
     failing = [(t, tg, n) for t, tg, n in _targets(ev, data) if t.get("state") in UNHEALTHY and n
