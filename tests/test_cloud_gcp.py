@@ -13,8 +13,6 @@ import gcp_scenarios
 from gcp_scenarios import BY_NAME, SCENARIOS
 from test_controlplane import svcdoctor
 
-pytest.importorskip("google.auth", reason="svcdoctor[gcp] (google-auth) is part of the test extras")
-
 
 @pytest.fixture(scope="module")
 def gcp_world(clusters, tmp_path_factory):
