@@ -94,28 +94,29 @@ def record_aws(names: list[str]) -> None:
                 print(f"{sc.name}: {n} objects, expect {sc.expect or 'no findings'}")
 
 
-def record_gcp(names: list[str]) -> None:
-    """Services whose network load balancer lives in GCP, the Compute API played by
-    tests/gcp_server.py on 127.0.0.1 (the cloud detected from the nodes' providerID)."""
+def record_standin(module_name: str, cluster: str, api: str, names: list[str]) -> None:
+    """Services whose load balancer lives in GCP or Azure, the cloud's API played by a
+    stand-in on 127.0.0.1 (tests/gcp_server.py, tests/azure_server.py); the cloud detected
+    from the nodes' providerID, as for a user."""
+    import importlib
     import tempfile
 
-    import gcp_scenarios
-
-    chosen = [gcp_scenarios.BY_NAME[n] for n in names]
+    mod = importlib.import_module(module_name)
+    chosen = [mod.BY_NAME[n] for n in names]
     if not chosen:
         return
     with controlplane.ControlPlane() as cp, tempfile.TemporaryDirectory() as tmp:
-        scenarios.prepare(cp, "gcp-cloud")
-        with gcp_scenarios.world(cp, Path(tmp)) as w:
+        scenarios.prepare(cp, cluster)
+        with mod.world(cp, Path(tmp)) as w:
             for sc in chosen:
-                overrides = gcp_scenarios.run(w, sc)
+                overrides = mod.run(w, sc)
                 out = ROOT / "svcdoctor" / "recordings" / f"{sc.name}.yaml"
                 env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig), **w.env()}
-                with gcp_scenarios.health(w, overrides):
+                with mod.health(w, overrides):
                     subprocess.run(["svcdoctor", "record", f"svc/{sc.service}", "-n", sc.namespace, "-o", str(out),
                                     "--force", "--description", sc.description, "--no-probe"], check=True, env=env)
                 n = finish(out, sc.expect, f"kube-apiserver {controlplane.K8S_VERSION} + kwok "
-                           f"{controlplane.KWOK_VERSION}, the Compute API played by tests/gcp_server.py "
+                           f"{controlplane.KWOK_VERSION}, {api} played by tests/{module_name.split('_')[0]}_server.py "
                            "(scripts/record-scenarios.py)",
                            "recorded on a control plane without a data plane (kwok): not probed")
                 print(f"{sc.name}: {n} objects, expect {sc.expect or 'no findings'}")
@@ -137,20 +138,24 @@ def record(cp: controlplane.ControlPlane, sc: scenarios.Scenario) -> None:
 
 def main(names: list[str]) -> int:
     import aws_scenarios
+    import azure_scenarios
     import gcp_scenarios
     import lab_scenarios
 
     unknown = [n for n in names if n not in lab_scenarios.BY_NAME and n not in scenarios.BY_NAME
-               and n not in aws_scenarios.BY_NAME and n not in gcp_scenarios.BY_NAME]
+               and n not in aws_scenarios.BY_NAME and n not in gcp_scenarios.BY_NAME
+               and n not in azure_scenarios.BY_NAME]
     if unknown:
         raise SystemExit(f"unknown scenarios: {', '.join(unknown)}")
     lab_names = [n for n in names if n in lab_scenarios.BY_NAME] if names else list(lab_scenarios.BY_NAME)
     aws_names = [n for n in names if n in aws_scenarios.BY_NAME] if names else list(aws_scenarios.BY_NAME)
     gcp_names = [n for n in names if n in gcp_scenarios.BY_NAME] if names else list(gcp_scenarios.BY_NAME)
+    azure_names = [n for n in names if n in azure_scenarios.BY_NAME] if names else list(azure_scenarios.BY_NAME)
     chosen = [scenarios.BY_NAME[n] for n in names if n in scenarios.BY_NAME] if names else scenarios.SCENARIOS
-        record_lab(lab_names)
+    record_lab(lab_names)
     record_aws(aws_names)
-    record_gcp(gcp_names)
+    record_standin("gcp_scenarios", "gcp-cloud", "the Compute API", gcp_names)
+    record_standin("azure_scenarios", "azure-cloud", "Azure Resource Manager", azure_names)
     if not chosen:
         return 0
     # Scenarios with cluster-wide objects (MetalLB's CRDs, labelled nodes) get their own.

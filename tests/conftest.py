@@ -17,16 +17,20 @@ import scenarios  # noqa: E402
 IN_CI = os.environ.get("CI") == "true"
 
 # The cloud SDKs look for credentials on the instance metadata services (169.254.169.254,
-# metadata.google.internal) when nothing else gives them: never from a test. Every
+# metadata.google.internal; Azure's managed identity) when nothing else gives them: never
+# from a test. Every
 # svcdoctor the tests start inherits this, so a Service on nodes with an aws:// or gce://
 # providerID gets "could not verify" at once instead of a dial off the machine. The tests
 # that read a cloud pass their emulator's endpoint and credentials explicitly.
 os.environ.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
                    "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "NO_GCE_CHECK": "True",
                    "GCE_METADATA_HOST": "127.0.0.1:9", "GCE_METADATA_IP": "127.0.0.1:9",
-                   "CLOUDSDK_CONFIG": os.devnull})
+                   "CLOUDSDK_CONFIG": os.devnull,
+                   # azure-identity: one credential that needs env vars the tests never set
+                   "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential"})
 for _key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-             "GOOGLE_APPLICATION_CREDENTIALS", "AWS_ENDPOINT_URL", "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE"):
+             "GOOGLE_APPLICATION_CREDENTIALS", "AWS_ENDPOINT_URL", "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE",
+             "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "SVCDOCTOR_AZURE_ARM_ENDPOINT"):
     os.environ.pop(_key, None)
 
 

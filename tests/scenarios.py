@@ -933,6 +933,7 @@ CLUSTERS["policy-apis"] = netpol_scenarios.prepare_policy_apis
 CLUSTERS["old-kube-proxy"] = pod_scenarios.prepare_old_kube_proxy
 CLUSTERS["aws-cloud"] = lambda cp: None   # tests/aws_scenarios.py adds the emulated instances as nodes
 CLUSTERS["gcp-cloud"] = lambda cp: None   # tests/gcp_scenarios.py likewise
+CLUSTERS["azure-cloud"] = lambda cp: None   # tests/azure_scenarios.py likewise
 SCENARIOS += pod_scenarios.SCENARIOS + netpol_scenarios.SHARED
 SCENARIOS += l7_scenarios.SCENARIOS + netpol_scenarios.SCENARIOS + [netpol_scenarios.POLICY_APIS]
 SCENARIOS += pod_scenarios.OLD_KUBE_PROXY

@@ -60,6 +60,7 @@ AWS_SHAPE = {
                                          "descriptions": [shapes.STR]}]}],
     "lb_subnet_cidrs": [shapes.STR],
     "network": shapes.STR, "target_tags": [shapes.STR],   # GCP: the nodes' VPC network and tags
+    "resource_group": shapes.STR,                         # Azure: the node resource group
     "errors": _ERRORS, "calls": shapes.INT,
 }
 # Every reader returns this shape (GCP's target pool as a target group, its firewall rules

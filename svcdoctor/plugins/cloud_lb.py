@@ -24,9 +24,11 @@ UNHEALTHY = {"unhealthy", "unhealthy.draining", "OutOfService", "UNHEALTHY"}
 DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess"}
 CONTROLLER = {("aws", "in-tree"): "the AWS cloud provider's service controller",
               ("aws", "lbc"): "the AWS Load Balancer Controller",
-              ("gcp", "in-tree"): "the GCE cloud provider's service controller"}
+              ("gcp", "in-tree"): "the GCE cloud provider's service controller",
+              ("azure", "in-tree"): "cloud-provider-azure's service controller"}
 LB_KIND = {"classic": "Classic ELB", "network": "Network Load Balancer", "application": "Application Load Balancer",
-           "target-pool": "network load balancer (target pool)", "backend-service": "load balancer (backend service)"}
+           "target-pool": "network load balancer (target pool)", "backend-service": "load balancer (backend service)",
+           "azure": "load balancer"}
 CLOUD_NAME = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}
 
 
@@ -96,6 +98,8 @@ def not_found(ev: Evidence) -> Iterator[Finding]:
                str(data.get("found_by")), "")
     yield Finding("lb-not-found-in-cloud", CRIT, f"Service {ev.target}",
                   {**_vendor(data), "address": status[0] if status else None, "looked_for": data.get("looked_for"), "how": how,
+                   "where": f" in {data['region']}" if data.get("region") else
+                            f" in resource group {data['resource_group']}" if data.get("resource_group") else "",
                    "controller": CONTROLLER.get((str(data.get("cloud")), str(data.get("controller")))),
                    "lb_kind": LB_KIND.get(str(data.get("lb_type")), "load balancer"),
                    "name": ev.target.name},
@@ -173,7 +177,8 @@ def _targets(ev: Evidence, data: dict[str, Any]) -> list[tuple[dict, dict, str |
     out = []
     for tg in data.get("target_groups") or []:
         for t in tg.get("targets") or []:
-            out.append((t, tg, nodes.get(str(t.get("id"))) or pods.get(str(t.get("id")))))
+            tid = str(t.get("id"))   # Azure's reader names the node itself
+            out.append((t, tg, nodes.get(tid) or pods.get(tid) or (tid if tid in ev.nodes else None)))
     return out
 
 
@@ -186,7 +191,7 @@ def _local(ev: Evidence) -> bool:
 
 
 def _state_line(t: dict, node: str | None, pod: str | None = None) -> str:
-    where = f" (pod {pod} on node {node})" if pod else f" (node {node})" if node else ""
+    where = f" (pod {pod} on node {node})" if pod else f" (node {node})" if node and node != t.get("id") else ""
     parts = [str(t.get("id")) + where, str(t.get("state"))]
     if t.get("reason") and t.get("reason") != "N/A":
         parts.append(str(t["reason"]))
@@ -311,7 +316,7 @@ def security_groups(ev: Evidence) -> Iterator[Finding]:
     node_groups = [str(g) for g in instances.get(iid) or [] if isinstance(g, str)]
     groups = [g for g in data["node_security_groups"] if g.get("id") in node_groups]
     gcp = data["cloud"] == "gcp"
-    if (not groups and not gcp) or not (lb_groups or sources):
+    if data["cloud"] == "azure" or (not groups and not gcp) or not (lb_groups or sources):
         return   # GCP: no firewall rule at all applies to the nodes is a finding too
     if any(_admits(r, port, sources, lb_groups) for g in groups for r in g.get("rules") or []):
         return

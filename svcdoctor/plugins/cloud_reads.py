@@ -1,6 +1,6 @@
 """Read the cloud's own view of a LoadBalancer Service's load balancer (live only): which
 cloud (``--cloud``, else the nodes' providerID), and whether one of its controllers owns the
-Service; the readers are svcdoctor.cloud.aws and svcdoctor.cloud.gcp. Checks:
+Service; the readers are svcdoctor.cloud.aws, .gcp and .azure. Checks:
 plugins/cloud_lb.py."""
 
 from __future__ import annotations
@@ -38,6 +38,13 @@ def collect_external(evidence: Any, options: Any, store: Any) -> None:
         from svcdoctor.cloud import gcp
 
         store("gcp", gcp.read(svc, evidence.nodes, options))
+    elif which == "azure":
+        if lb_class is not None:
+            evidence.external_note = f"loadBalancerClass {lb_class} is not cloud-provider-azure's: nothing to read"
+            return
+        from svcdoctor.cloud import azure
+
+        store("azure", azure.read(svc, evidence.nodes, options))
     else:
         store(which, {"errors": [{"action": "", "code": "NotSupported",
                                   "message": f"svcdoctor does not read {which.upper()} load balancers yet"}]})
