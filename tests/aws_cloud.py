@@ -40,6 +40,7 @@ class Account:
     vpc: str = ""
     subnets: dict[str, str] = field(default_factory=dict)      # zone → subnet id
     node_sg: str = ""
+    spot_sg: str = ""      # the third node is in a second node group, with a security group of its own
     instances: list[dict[str, str]] = field(default_factory=list)   # {id, zone, ip}
 
     def client(self, service: str) -> Any:
@@ -60,11 +61,14 @@ class Account:
             acct.subnets[z] = ec2.create_subnet(VpcId=acct.vpc, CidrBlock=cidr, AvailabilityZone=z)["Subnet"]["SubnetId"]
         acct.node_sg = ec2.create_security_group(GroupName=f"eks-cluster-sg-{CLUSTER}", Description="nodes",
                                                  VpcId=acct.vpc)["GroupId"]
+        acct.spot_sg = ec2.create_security_group(GroupName=f"eks-nodegroup-spot-{CLUSTER}", Description="spot nodes",
+                                                 VpcId=acct.vpc)["GroupId"]
         image = ec2.describe_images()["Images"][0]["ImageId"]
         for i in range(nodes):
             z = ZONES[i % len(ZONES)]
             inst = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="m5.large",
-                                     SubnetId=acct.subnets[z], SecurityGroupIds=[acct.node_sg])["Instances"][0]
+                                     SubnetId=acct.subnets[z],
+                                     SecurityGroupIds=[acct.node_sg if i < 2 else acct.spot_sg])["Instances"][0]
             acct.instances.append({"id": inst["InstanceId"], "zone": z, "ip": inst["PrivateIpAddress"]})
         return acct
 
@@ -72,10 +76,12 @@ class Account:
         inst = self.instances[i]
         return f"aws:///{inst['zone']}/{inst['id']}"
 
-    def allow(self, port: int, cidr: str, description: str) -> None:
-        self.client("ec2").authorize_security_group_ingress(GroupId=self.node_sg, IpPermissions=[{
-            "IpProtocol": "tcp", "FromPort": port, "ToPort": port,
-            "IpRanges": [{"CidrIp": cidr, "Description": description}]}])
+    def allow(self, port: int, cidr: str, description: str, groups: list[str] | None = None) -> None:
+        """A rule in the nodes' security groups, as cloud-provider-aws adds it to each node's."""
+        for group in groups or [self.node_sg, self.spot_sg]:
+            self.client("ec2").authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+                "IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+                "IpRanges": [{"CidrIp": cidr, "Description": description}]}])
 
 
 def in_tree_name(uid: str) -> str:
@@ -98,7 +104,8 @@ def clb_hostname(lb_name: str) -> str:
 
 def in_tree_nlb(acct: Account, ns: str, name: str, uid: str, *, port: int, node_port: int,
                 health: tuple[str, int, str] | None = None, register: list[int] | None = None,
-                listener_port: int | None = None, health_rule: bool = True) -> dict[str, str]:
+                listener_port: int | None = None, health_rule: bool = True,
+                rule_groups: list[str] | None = None) -> dict[str, str]:
     """The NLB cloud-provider-aws builds for a Service with aws-load-balancer-type: nlb
     (instance targets on the NodePort; HTTP health check on healthCheckNodePort for ETP Local)."""
     elbv2 = acct.client("elbv2")
@@ -121,7 +128,7 @@ def in_tree_nlb(acct: Account, ns: str, name: str, uid: str, *, port: int, node_
     if health_rule:   # cloud-provider-aws: health checks from the LB subnets' CIDRs
         rule_port = node_port if hc_port == "traffic-port" else int(hc_port)
         for cidr in SUBNETS.values():
-            acct.allow(rule_port, cidr, f"kubernetes.io/rule/nlb/health={lb_name}")
+            acct.allow(rule_port, cidr, f"kubernetes.io/rule/nlb/health={lb_name}", rule_groups)
     return {"name": lb_name, "arn": lb["LoadBalancerArn"], "tg": tg["TargetGroupArn"], "hostname": nlb_hostname(lb_name)}
 
 

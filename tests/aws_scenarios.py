@@ -147,6 +147,23 @@ def _listener_moved(w: World, sc: AwsScenario, svc: dict) -> dict:
     return {}
 
 
+def _one_group_missed(w: World, sc: AwsScenario, svc: dict) -> dict:
+    """The health-check rule went into the main node group's security group only; the spot
+    group's (the third node) never got it: that node fails while the pods are all Ready."""
+    _nlb(w, sc, svc, rule_groups=[w.acct.node_sg])
+    return {w.acct.instances[2]["id"]: ("unhealthy", "Target.FailedHealthChecks", "Health checks failed")}
+
+
+def _wrong_health_port(w: World, sc: AwsScenario, svc: dict) -> dict:
+    """aws-load-balancer-healthcheck-port names the container's port (8080), which no node
+    listens on in instance mode: every target fails."""
+    node_port, _ = _ports(svc)
+    lb = aws.in_tree_nlb(w.acct, sc.namespace, sc.service, svc["metadata"]["uid"], port=80, node_port=node_port,
+                         health=("TCP", 8080, ""))
+    w.set_hostname(sc, lb["hostname"])
+    return {i["id"]: ("unhealthy", "Target.FailedHealthChecks", "Health checks failed") for i in w.acct.instances}
+
+
 def _stopped_node(w: World, sc: AwsScenario, svc: dict) -> dict:
     """The third node's instance was stopped but is still registered (moto: Target.InvalidState)."""
     _nlb(w, sc, svc)
@@ -185,6 +202,14 @@ SCENARIOS = [
     AwsScenario("cloud-lbc-ip-zone-not-enabled",
                 "An AWS Load Balancer Controller NLB with ip targets; one pod's zone is not enabled on it.",
                 "aws-ip", "search", _ip_zone_not_enabled, ["lb-targets-unhealthy"], annotations=LBC_IP, on_nodes=(0, 1)),
+    AwsScenario("cloud-nlb-one-group-missed",
+                "The third node is in a second node group whose security group lacks the health-check rule: it "
+                "fails while every pod is Ready.", "aws-spot", "feed", _one_group_missed,
+                ["lb-targets-unhealthy", "lb-security-group-blocks"], on_nodes=(0, 1)),
+    AwsScenario("cloud-nlb-wrong-health-port",
+                "The health-check port annotation names the container port 8080; nodes listen on the NodePort.",
+                "aws-hcport", "media", _wrong_health_port, ["lb-listener-mismatch", "lb-no-healthy-targets"],
+                annotations={**NLB, "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port": "8080"}),
     AwsScenario("cloud-nlb-stopped-node", "One node's instance is stopped but still registered.",
                 "aws-stopped", "cart", _stopped_node, ["lb-targets-unhealthy"]),
 ]

@@ -193,3 +193,26 @@ def test_lbc_ip_targets_found_by_hostname_and_mapped_to_pods(aws_world, made):
     ((ip, pod),) = [(ip, p) for ip, p in pods.items() if f["facts"]["states"][0].startswith(ip + " ")]
     assert f["facts"]["states"][0].startswith(
         f"{ip} (pod {pod['metadata']['name']} on node {pod['spec']['nodeName']}): unused — Target.NotInUse")
+
+
+def test_one_node_group_missed_by_the_rule(aws_world, made):
+    """Only the spot node fails, its pods elsewhere Ready: a warning for the target, and the
+    spot group named, not the main one (which has the rule)."""
+    code, report = diagnose(aws_world, "cloud-nlb-one-group-missed", made("cloud-nlb-one-group-missed"))
+    (sg,) = [f for f in report["findings"] if f["id"] == "lb-security-group-blocks"]
+    assert sg["facts"]["groups"] == [f"{aws_world.acct.spot_sg} (eks-nodegroup-spot-{aws_cloud.CLUSTER})"]
+    assert sg["facts"]["node"] == aws_scenarios.NODE_NAMES[2]
+    (bad,) = [f for f in report["findings"] if f["id"] == "lb-targets-unhealthy"]
+    assert bad["severity"] == "warning" and bad["facts"]["unhealthy"] == 1 and bad["caused_by"] == "lb-security-group-blocks"
+
+
+def test_health_check_on_the_container_port(aws_world, made):
+    code, report = diagnose(aws_world, "cloud-nlb-wrong-health-port", made("cloud-nlb-wrong-health-port"))
+    (f,) = [f for f in report["findings"] if f["id"] == "lb-listener-mismatch"]
+    svc = aws_world.service(BY_NAME["cloud-nlb-wrong-health-port"])
+    assert f["facts"]["target_groups"][0].endswith(f"probes port 8080, but the nodes answer on 10256, "
+                                                   f"{svc['spec']['ports'][0]['nodePort']}")
+    assert f["fix"][0]["command"].endswith("annotate service media "
+                                           "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port-")
+    (none,) = [x for x in report["findings"] if x["id"] == "lb-no-healthy-targets"]
+    assert none["caused_by"] == "lb-listener-mismatch"

@@ -70,3 +70,16 @@ def test_shipped_read_only_policies_name_only_reads():
     import yaml
     gcp_role = yaml.safe_load((ROOT / "deploy" / "gcp-role.yaml").read_text())
     assert all(p.rsplit(".", 1)[1] in ("get", "list") for p in gcp_role["includedPermissions"])
+
+
+def test_a_rule_per_subnet_admits_the_health_checks():
+    """cloud-provider-aws adds one CIDR per load-balancer subnet; together they admit."""
+    from svcdoctor.plugins.cloud_lb import _admits
+
+    rule = {"protocol": "tcp", "from": 32000, "to": 32000, "cidrs": ["10.0.1.0/24", "10.0.2.0/24"]}
+    assert _admits(rule, 32000, ["10.0.1.0/24", "10.0.2.0/24"], [])
+    assert not _admits(rule, 32000, ["10.0.1.0/24", "10.0.3.0/24"], [])      # one subnet left out
+    assert not _admits(rule, 32001, ["10.0.1.0/24"], [])
+    assert _admits({"protocol": "-1", "cidrs": ["0.0.0.0/0"]}, 32001, ["10.0.1.0/24"], [])
+    assert _admits({"protocol": "tcp", "from": 0, "to": 65535, "groups": ["sg-lb"]}, 80, [], ["sg-lb"])
+    assert not _admits({"protocol": "udp", "from": 0, "to": 65535, "cidrs": ["0.0.0.0/0"]}, 80, ["10.0.1.0/24"], [])

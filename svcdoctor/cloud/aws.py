@@ -142,8 +142,8 @@ def _read(service: Obj, nodes: dict[str, Obj], own: Any, call: _Calls, out: dict
             return
         if "__not_found__" in resp:
             out["found"] = False
-        else:
-            _classic(resp["LoadBalancerDescriptions"][0], call, out)
+            return
+        _classic(resp["LoadBalancerDescriptions"][0], call, out)
     else:
         lb = _find_v2(service, own, ann, hosts, call, out)
         if lb is None:

@@ -131,16 +131,41 @@ def listener_mismatch(ev: Evidence) -> Iterator[Finding]:
         if isinstance(port, int) and expected and port not in expected:
             wrong_tg.append(f"{what} sends to port {port}, which is no {words} of the Service "
                             f"({', '.join(str(e) for e in sorted(expected))})")
+    health = _health_ports(ev, data, node_ports, target_type)
+    wrong_tg += health
+    hc_key = "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port"
+    hc_annotation = hc_key if health and hc_key in (kube.meta(ev.service).get("annotations") or {}) else None
     if not missing and not wrong_tg:
         return
     yield Finding("lb-listener-mismatch", CRIT, f"Service {ev.target}",
                   {**_vendor(data), "lb": _lb_words(data), "missing": [str(p) for p in missing] or None,
                    "extra": [str(p) for p in extra] or None, "target_groups": wrong_tg or None,
                    "service_ports": ", ".join(kube.port_label(p) for p in ports),
-                   "name": ev.target.name},
+                   "hc_annotation": hc_annotation, "name": ev.target.name},
                   [Ref.field(ev.service, "spec.ports", ", ".join(kube.port_label(p) for p in ports)),
                    Ref("field", f"{data['cloud']} {_lb_words(data)}", "listeners: " + (", ".join(
                        f"{li.get('protocol')}:{li.get('port')}" for li in data["listeners"]) or "none"))])
+
+
+def _health_ports(ev: Evidence, data: dict[str, Any], node_ports: set, target_type: str) -> list[str]:
+    """Health checks on a port nothing answers on: for instance targets a node answers only
+    on the NodePorts, healthCheckNodePort and kube-proxy's 10256; for ip targets, on the
+    ports the pods declare."""
+    hc_node_port = (ev.service.get("spec") or {}).get("healthCheckNodePort")
+    out = []
+    for tg in data.get("target_groups") or []:
+        port = str((tg.get("health_check") or {}).get("port") or "")
+        if not port.isdigit():
+            continue   # "traffic-port", or not read
+        instance = (tg.get("target_type") or target_type) == "instance"
+        answers = (node_ports | {hc_node_port, 10256, tg.get("port")}) if instance else \
+            {n for p in ev.selected_pods for _c, _name, n, _proto in kube.declared_ports(p)} | {tg.get("port")}
+        answers.discard(None)
+        if answers and int(port) not in answers:
+            what = "the nodes answer on " + ", ".join(str(a) for a in sorted(answers)) if instance else \
+                "the pods declare " + ", ".join(str(a) for a in sorted(answers))
+            out.append(f"the health check of {tg.get('name')} probes port {port}, but {what}")
+    return out
 
 
 # --- target health ------------------------------------------------------------------------------
@@ -280,14 +305,19 @@ def _admits(rule: dict[str, Any], port: int, sources: list[str], lb_groups: list
         return False
     if set(rule.get("groups") or []) & set(lb_groups):
         return True
+    nets = []
     for cidr in rule.get("cidrs") or []:
         try:
-            net = ipaddress.ip_network(str(cidr), strict=False)
-            if sources and all(ipaddress.ip_network(s, strict=False).subnet_of(net) for s in sources):
-                return True
+            nets.append(ipaddress.ip_network(str(cidr), strict=False))
         except (ValueError, TypeError):
             continue
-    return False
+    # every source range must be inside one of the rule's ranges (a rule per subnet is usual)
+    try:
+        return bool(sources) and all(any(ipaddress.ip_network(src, strict=False).subnet_of(n) for n in nets
+                                         if n.version == ipaddress.ip_network(src, strict=False).version)
+                                     for src in sources)
+    except (ValueError, TypeError):
+        return False
 
 
 def security_groups(ev: Evidence) -> Iterator[Finding]:
