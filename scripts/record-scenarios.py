@@ -71,7 +71,6 @@ def record_aws(names: list[str]) -> None:
     """Services whose load balancer lives in an AWS account emulated by moto (on
     127.0.0.1, in this process, so that its health overrides apply); recorded with
     --cloud aws, account identifiers masked."""
-    import aws_cloud
     import aws_scenarios
 
     chosen = [aws_scenarios.BY_NAME[n] for n in names]
@@ -83,8 +82,8 @@ def record_aws(names: list[str]) -> None:
             for sc in chosen:
                 overrides = aws_scenarios.run(w, sc)
                 out = ROOT / "svcdoctor" / "recordings" / f"{sc.name}.yaml"
-                env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig), **w.acct.env()}
-                with aws_cloud.target_health(overrides):
+                with aws_scenarios.reading(w, sc, overrides) as cloud_env:
+                    env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig), **cloud_env}
                     subprocess.run(["svcdoctor", "record", f"svc/{sc.service}", "-n", sc.namespace, "-o", str(out),
                                     "--force", "--description", sc.description, "--no-probe", "--cloud", "aws"],
                                    check=True, env=env)

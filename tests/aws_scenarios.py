@@ -34,6 +34,7 @@ class AwsScenario:
     annotations: dict[str, str] = field(default_factory=lambda: dict(NLB))
     local: bool = False          # externalTrafficPolicy Local
     on_nodes: tuple[int, ...] = (0,)
+    deny: str = ""               # an IAM action svcdoctor's identity lacks (moto enforcing IAM)
 
 
 @dataclass
@@ -47,6 +48,18 @@ class World:
 
     def service(self, sc: AwsScenario) -> dict:
         return json.loads(self.cp.kubectl("-n", sc.namespace, "get", "svc", sc.service, "-o", "json").stdout)
+
+    def identity(self, without: str = "") -> dict[str, str]:
+        """Credentials of an IAM user with the shipped read-only policy (minus ``without``)."""
+        policy = json.loads((ROOT / "deploy" / "aws-iam-policy.json").read_text())
+        policy["Statement"][0]["Action"] = [a for a in policy["Statement"][0]["Action"] if a != without]
+        name = "svcdoctor-" + (without.split(":")[-1].lower() or "reader")
+        iam = self.acct.client("iam")
+        if name not in {u["UserName"] for u in iam.list_users()["Users"]}:
+            iam.create_user(UserName=name)
+            iam.put_user_policy(UserName=name, PolicyName="svcdoctor", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return {**self.acct.env(), "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
 
     def set_hostname(self, sc: AwsScenario, hostname: str) -> None:
         self.cp.kubectl("-n", sc.namespace, "patch", "svc", sc.service, "--subresource=status", "--type=merge",
@@ -71,6 +84,17 @@ def world(cp: Any) -> Iterator[World]:
         yield World(cp, acct)
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def reading(w: World, sc: AwsScenario, overrides: dict) -> Iterator[dict[str, str]]:
+    """While svcdoctor reads the account: the health overrides, and for a scenario that
+    withholds a permission, moto enforcing IAM for a user without it. Yields the env."""
+    from moto.core.authorization import enable_iam_authentication
+
+    env = w.identity(sc.deny) if sc.deny else w.acct.env()
+    with aws.target_health(overrides), (enable_iam_authentication() if sc.deny else contextlib.nullcontext()):
+        yield env
 
 
 def run(w: Any, sc: AwsScenario) -> dict[str, Any]:
@@ -210,6 +234,9 @@ SCENARIOS = [
                 "The health-check port annotation names the container port 8080; nodes listen on the NodePort.",
                 "aws-hcport", "media", _wrong_health_port, ["lb-listener-mismatch", "lb-no-healthy-targets"],
                 annotations={**NLB, "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port": "8080"}),
+    AwsScenario("cloud-nlb-health-denied",
+                "svcdoctor's IAM identity lacks elasticloadbalancing:DescribeTargetHealth (moto enforcing IAM).",
+                "aws-denied", "ads", _healthy, [], deny="elasticloadbalancing:DescribeTargetHealth"),
     AwsScenario("cloud-nlb-stopped-node", "One node's instance is stopped but still registered.",
                 "aws-stopped", "cart", _stopped_node, ["lb-targets-unhealthy"]),
 ]

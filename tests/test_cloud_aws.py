@@ -35,9 +35,9 @@ def made(aws_world):
 
 def diagnose(w, name: str, overrides: dict, *args: str) -> tuple[int, dict]:
     sc = BY_NAME[name]
-    with aws_cloud.target_health(overrides):
+    with aws_scenarios.reading(w, sc, overrides) as env:
         proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json", "--no-probe",
-                         "--cloud", "aws", *args, kubeconfig=w.cp.kubeconfig, env_extra=w.acct.env())
+                         "--cloud", "aws", *args, kubeconfig=w.cp.kubeconfig, env_extra=env)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
@@ -57,8 +57,9 @@ def test_scenario_read_from_the_emulated_account(aws_world, made, name):
     assert _ids(report) == sorted(BY_NAME[name].expect)
     # names, never ARNs or the account: what reaches Slack or an LLM is built from these
     assert "arn:aws" not in json.dumps(report["findings"]) and "123456789012" not in json.dumps(report["findings"])
-    assert not [f for f in report["findings"] if f["id"] == "could-not-verify"
-                and f["subject"] != "network reachability"], report["findings"]
+    denied = [f["facts"]["reason"] for f in report["findings"] if f["id"] == "could-not-verify"
+              and f["subject"] != "network reachability"]
+    assert denied == ([f"{BY_NAME[name].deny} was denied (AccessDenied)"] if BY_NAME[name].deny else []), denied
 
 
 def test_by_design_failures_are_info_and_name_no_fault(aws_world, made):
@@ -148,15 +149,6 @@ def test_cloud_none_reads_nothing(aws_world, made):
 IAM_POLICY = aws_scenarios.ROOT / "deploy" / "aws-iam-policy.json"
 
 
-def _identity(w, name: str, policy: dict) -> dict[str, str]:
-    """An IAM user of the emulated account with exactly ``policy``; its keys as env."""
-    iam = w.acct.client("iam")
-    iam.create_user(UserName=name)
-    iam.put_user_policy(UserName=name, PolicyName="svcdoctor", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return {**w.acct.env(), "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
-
-
 def test_the_readme_iam_policy_is_enough_and_a_missing_action_is_named(aws_world, made):
     """moto enforcing IAM (its own enable_iam_authentication, in this process): the shipped
     policy reads everything; without DescribeTargetHealth the report names that action
@@ -165,11 +157,9 @@ def test_the_readme_iam_policy_is_enough_and_a_missing_action_is_named(aws_world
 
     sc = BY_NAME["cloud-nlb-sg-blocks"]
     overrides = made(sc.name)
-    policy = json.loads(IAM_POLICY.read_text())
-    full = _identity(aws_world, "svcdoctor-reader", policy)
-    narrowed = json.loads(json.dumps(policy))
-    narrowed["Statement"][0]["Action"].remove("elasticloadbalancing:DescribeTargetHealth")
-    partial = _identity(aws_world, "svcdoctor-partial", narrowed)
+    assert "elasticloadbalancing:DescribeTargetHealth" in json.loads(IAM_POLICY.read_text())["Statement"][0]["Action"]
+    full = aws_world.identity()
+    partial = aws_world.identity("elasticloadbalancing:DescribeTargetHealth")
     # Without target health nothing says the security group matters: only Kubernetes' finding stays.
     for env, expect, denied in ((full, sc.expect, []), (partial, ["local-policy-single-node"],
                                                      ["elasticloadbalancing:DescribeTargetHealth"])):
