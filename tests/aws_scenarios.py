@@ -66,6 +66,23 @@ class World:
                         "-p", json.dumps({"status": {"loadBalancer": {"ingress": [{"hostname": hostname}]}}}))
 
 
+@dataclass
+class StandinWorld:
+    """A cloud played by a stand-in HTTP server (GCP, Azure) and its control plane."""
+
+    cp: Any
+    server: Any
+    folder: Any                  # where the credentials the cloud's SDK reads are written
+    node_names: tuple[str, ...]
+    cloud_label: str
+
+    def service(self, sc: AwsScenario) -> dict:
+        return json.loads(self.cp.kubectl("-n", sc.namespace, "get", "svc", sc.service, "-o", "json").stdout)
+
+    def env(self) -> dict[str, str]:
+        return self.server.env(self.folder)
+
+
 @contextlib.contextmanager
 def world(cp: Any) -> Iterator[World]:
     """Start moto on 127.0.0.1 (an ephemeral port), create the account and its nodes."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -27,19 +26,7 @@ LB = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/load
 LB_IP = "20.50.60.70"
 
 
-@dataclass
-class World:
-    cp: Any
-    server: ArmServer
-    folder: Path
-    node_names: tuple[str, ...] = NODES
-    cloud_label: str = "azure"
-
-    def service(self, sc: Scenario) -> dict:
-        return json.loads(self.cp.kubectl("-n", sc.namespace, "get", "svc", sc.service, "-o", "json").stdout)
-
-    def env(self) -> dict[str, str]:
-        return self.server.env(self.folder)
+World = aws_scenarios.StandinWorld
 
 
 @contextlib.contextmanager
@@ -53,7 +40,7 @@ def world(cp: Any, folder: Path) -> Iterator[World]:
         for i, (name, ip) in enumerate(zip(NODES, NODE_IPS)):
             cp.add_node(name, ip=ip, provider_id=f"azure://{SCALE_SET}/virtualMachines/{i}",
                         labels={"topology.kubernetes.io/zone": f"westeurope-{i % 3 + 1}", "cloud": "azure"})
-        yield World(cp, server, folder)
+        yield World(cp, server, folder, NODES, "azure")
 
 
 def shared_lb(w: World, sc: Scenario, svc: dict) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -34,19 +33,7 @@ def _url(path: str) -> str:
     return f"https://www.googleapis.com/compute/v1/{path}"
 
 
-@dataclass
-class World:
-    cp: Any
-    server: ComputeServer
-    folder: Path
-    node_names: tuple[str, ...] = INSTANCES
-    cloud_label: str = "gcp"
-
-    def service(self, sc: Scenario) -> dict:
-        return json.loads(self.cp.kubectl("-n", sc.namespace, "get", "svc", sc.service, "-o", "json").stdout)
-
-    def env(self) -> dict[str, str]:
-        return self.server.env(self.folder)
+World = aws_scenarios.StandinWorld
 
 
 @contextlib.contextmanager
@@ -60,7 +47,7 @@ def world(cp: Any, folder: Path) -> Iterator[World]:
                 "networkInterfaces": [{"network": NETWORK, "networkIP": f"10.128.0.{INSTANCES.index(name) + 10}"}]}
             cp.add_node(name, ip=ip, provider_id=f"gce://{PROJECT}/{zone}/{name}",
                         labels={"topology.kubernetes.io/zone": zone, "cloud": "gcp"})
-        yield World(cp, server, folder)
+        yield World(cp, server, folder, INSTANCES, "gcp")
 
 
 def _firewall(name: str, port: int, ranges: list[str]) -> dict:

@@ -10,64 +10,37 @@ import json
 import pytest
 
 import azure_scenarios
+import cloud_tests
 from azure_scenarios import BY_NAME, SCENARIOS
-from test_controlplane import svcdoctor
+from cloud_tests import ids, unverified
 
-
-@pytest.fixture(scope="module")
-def azure_world(clusters, tmp_path_factory):
-    with azure_scenarios.world(clusters("azure-cloud"), tmp_path_factory.mktemp("az")) as w:
-        yield w
-
-
-@pytest.fixture(scope="module")
-def made(azure_world):
-    done: dict[str, dict] = {}
-
-    def ensure(name: str) -> dict:
-        if name not in done:
-            done[name] = azure_scenarios.run(azure_world, BY_NAME[name])
-        return done[name]
-    return ensure
+world, made = cloud_tests.fixtures(azure_scenarios, "azure-cloud")
 
 
 def diagnose(w, name: str, overrides: dict) -> tuple[int, dict]:
-    sc = BY_NAME[name]
-    with azure_scenarios.health(w, overrides):
-        proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json", "--no-probe",
-                         kubeconfig=w.cp.kubeconfig, env_extra=w.env())
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc.returncode, json.loads(proc.stdout)
-
-
-def _ids(report: dict) -> list[str]:
-    return sorted(f["id"] for f in report["findings"] if f["id"] != "could-not-verify")
-
-
-def _cnv(report: dict) -> list[dict]:
-    return [f for f in report["findings"] if f["id"] == "could-not-verify" and f["subject"] != "network reachability"]
+    return cloud_tests.diagnose(azure_scenarios, w, name, overrides)
 
 
 @pytest.mark.parametrize("name", [s.name for s in SCENARIOS])
-def test_scenario_read_from_resource_manager(azure_world, made, name):
+def test_scenario_read_from_resource_manager(world, made, name):
     """The cloud is detected from the nodes' providerID (azure:///subscriptions/…)."""
-    code, report = diagnose(azure_world, name, made(name))
-    assert _ids(report) == sorted(BY_NAME[name].expect)
-    assert bool(_cnv(report)) == (name == "azure-lb-health-denied"), [f["facts"] for f in _cnv(report)]
+    code, report = diagnose(world, name, made(name))
+    assert ids(report) == sorted(BY_NAME[name].expect)
+    assert bool(unverified(report)) == (name == "azure-lb-health-denied"), [f["facts"] for f in unverified(report)]
     assert azure_scenarios.SUB not in json.dumps(report["findings"])
 
 
-def test_backends_map_to_scale_set_nodes(azure_world, made):
-    code, report = diagnose(azure_world, "azure-lb-local-by-design", made("azure-lb-local-by-design"))
+def test_backends_map_to_scale_set_nodes(world, made):
+    code, report = diagnose(world, "azure-lb-local-by-design", made("azure-lb-local-by-design"))
     (f,) = [f for f in report["findings"] if f["id"] == "lb-targets-unhealthy"]
     assert f["severity"] == "info" and f["facts"]["by_design_only"] == 2
     assert f["facts"]["states"][0].startswith(f"{azure_scenarios.NODES[1]}: UNHEALTHY — the health probe failed (Http port ")
     assert any("learn.microsoft.com" in link for link in f["links"])
 
 
-def test_a_denied_health_action_is_named(azure_world, made):
-    code, report = diagnose(azure_world, "azure-lb-health-denied", made("azure-lb-health-denied"))
-    (f,) = _cnv(report)
+def test_a_denied_health_action_is_named(world, made):
+    code, report = diagnose(world, "azure-lb-health-denied", made("azure-lb-health-denied"))
+    (f,) = unverified(report)
     assert f["facts"]["reason"] == ("Microsoft.Network/loadBalancers/loadBalancingRules/health/action was denied "
                                     "(AccessDenied)")
     assert f["fix"][0]["command"] == "az account show"

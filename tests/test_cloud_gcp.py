@@ -9,57 +9,30 @@ import json
 
 import pytest
 
+import cloud_tests
 import gcp_scenarios
+from cloud_tests import ids, unverified
 from gcp_scenarios import BY_NAME, SCENARIOS
-from test_controlplane import svcdoctor
+
+world, made = cloud_tests.fixtures(gcp_scenarios, "gcp-cloud")
 
 
-@pytest.fixture(scope="module")
-def gcp_world(clusters, tmp_path_factory):
-    with gcp_scenarios.world(clusters("gcp-cloud"), tmp_path_factory.mktemp("adc")) as w:
-        yield w
-
-
-@pytest.fixture(scope="module")
-def made(gcp_world):
-    done: dict[str, dict] = {}
-
-    def ensure(name: str) -> dict:
-        if name not in done:
-            done[name] = gcp_scenarios.run(gcp_world, BY_NAME[name])
-        return done[name]
-    return ensure
-
-
-def diagnose(w, name: str, overrides: dict, *args: str) -> tuple[int, dict]:
-    sc = BY_NAME[name]
-    with gcp_scenarios.health(w, overrides):
-        proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json", "--no-probe",
-                         *args, kubeconfig=w.cp.kubeconfig, env_extra=w.env())
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc.returncode, json.loads(proc.stdout)
-
-
-def _ids(report: dict) -> list[str]:
-    return sorted(f["id"] for f in report["findings"] if f["id"] != "could-not-verify")
-
-
-def _cnv(report: dict) -> list[dict]:
-    return [f for f in report["findings"] if f["id"] == "could-not-verify" and f["subject"] != "network reachability"]
+def diagnose(w, name: str, overrides: dict) -> tuple[int, dict]:
+    return cloud_tests.diagnose(gcp_scenarios, w, name, overrides)
 
 
 @pytest.mark.parametrize("name", [s.name for s in SCENARIOS])
-def test_scenario_read_from_the_compute_api(gcp_world, made, name):
+def test_scenario_read_from_the_compute_api(world, made, name):
     """The cloud is detected from the nodes' providerID (gce://…): no --cloud needed."""
-    code, report = diagnose(gcp_world, name, made(name))
-    assert _ids(report) == sorted(BY_NAME[name].expect)
-    assert bool(_cnv(report)) == (name == "gcp-netlb-health-denied"), [f["facts"] for f in _cnv(report)]
+    code, report = diagnose(world, name, made(name))
+    assert ids(report) == sorted(BY_NAME[name].expect)
+    assert bool(unverified(report)) == (name == "gcp-netlb-health-denied"), [f["facts"] for f in unverified(report)]
     assert gcp_scenarios.PROJECT not in json.dumps(report["findings"])
 
 
-def test_firewall_finding_gives_the_rule_to_create(gcp_world, made):
-    code, report = diagnose(gcp_world, "gcp-netlb-firewall-missing", made("gcp-netlb-firewall-missing"))
-    svc = gcp_world.service(BY_NAME["gcp-netlb-firewall-missing"])
+def test_firewall_finding_gives_the_rule_to_create(world, made):
+    code, report = diagnose(world, "gcp-netlb-firewall-missing", made("gcp-netlb-firewall-missing"))
+    svc = world.service(BY_NAME["gcp-netlb-firewall-missing"])
     (f,) = [f for f in report["findings"] if f["id"] == "lb-security-group-blocks"]
     port = svc["spec"]["healthCheckNodePort"]
     lb = f["facts"]["lb"].split()[-1]
@@ -71,15 +44,15 @@ def test_firewall_finding_gives_the_rule_to_create(gcp_world, made):
     assert any("cloud.google.com" in link for link in f["links"]) and not any("aws" in link for link in f["links"])
 
 
-def test_a_denied_call_names_the_permission_and_the_rest_is_read(gcp_world, made):
-    code, report = diagnose(gcp_world, "gcp-netlb-health-denied", made("gcp-netlb-health-denied"))
-    (f,) = _cnv(report)
+def test_a_denied_call_names_the_permission_and_the_rest_is_read(world, made):
+    code, report = diagnose(world, "gcp-netlb-health-denied", made("gcp-netlb-health-denied"))
+    (f,) = unverified(report)
     assert f["facts"]["reason"] == "compute.targetPools.get was denied (AccessDenied)"
     assert f["fix"][0]["command"] == "gcloud auth list"
 
 
-def test_deleted_forwarding_rule(gcp_world, made):
-    code, report = diagnose(gcp_world, "gcp-netlb-deleted", made("gcp-netlb-deleted"))
+def test_deleted_forwarding_rule(world, made):
+    code, report = diagnose(world, "gcp-netlb-deleted", made("gcp-netlb-deleted"))
     (f,) = [f for f in report["findings"] if f["id"] == "lb-not-found-in-cloud"]
     assert f["facts"]["address"] == gcp_scenarios.LB_IP and f["facts"]["provider"] == "GCP"
     assert "gcloud compute forwarding-rules list --filter=region:us-central1" in [s["command"] for s in f["fix"]]

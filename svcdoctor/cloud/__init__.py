@@ -9,9 +9,10 @@ outcomes. Checks (svcdoctor/plugins/cloud_lb.py) read only that data.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .. import shapes
+from ..redact import mask_accounts
 
 CLOUDS = ("aws", "gcp", "azure")
 PROVIDER_PREFIXES = {"aws://": "aws", "gce://": "gcp", "azure://": "azure"}
@@ -22,6 +23,33 @@ class CloudOptions:
     cloud: str | None = None        # "aws" | "gcp" | "azure" | "none"; None: from the nodes' providerID
     deadline: float = 15.0          # seconds for the whole read
     call_timeout: float = 5.0       # seconds per API call
+
+
+class Deadline(Exception):
+    """The reads' total deadline passed: raised between calls, never during one."""
+
+
+def guarded(out: dict[str, Any], cloud_words: str, install: str, start: Callable[[], Any],
+            body: Callable[[Any], None], deadline: float) -> dict[str, Any]:
+    """Run a reader: ``start()`` gets the credentials and returns the calls object (with
+    ``errors`` and ``calls``), ``body(calls)`` reads. A missing SDK, a credential that
+    cannot be had, and the deadline all end as entries in ``out["errors"]``."""
+    try:
+        calls = start()
+    except ImportError:
+        out["errors"].append({"action": "", "code": "NotInstalled",
+                              "message": f"the {cloud_words} client is not installed: {install}"})
+        return out
+    except Exception as exc:   # no credential in the chain, or the token request failed
+        out["errors"].append({"action": "", "code": type(exc).__name__, "message": mask_accounts(str(exc))[:300]})
+        return out
+    try:
+        body(calls)
+    except Deadline:
+        calls.errors.append({"action": "", "code": "Deadline",
+                             "message": f"the {cloud_words} reads did not finish within {deadline:g}s"})
+    out["errors"], out["calls"] = calls.errors, calls.calls
+    return out
 
 
 def detect(nodes: dict[str, Any]) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any
 from .. import kube
 from ..kube import Obj
 from ..redact import mask_accounts
-from . import CloudOptions
+from . import CloudOptions, Deadline, guarded
 from .aws_names import default_name
 
 ARM = "https://management.azure.com"
@@ -35,10 +35,6 @@ PERMISSION = {"loadBalancers": "Microsoft.Network/loadBalancers/read",
               "health": "Microsoft.Network/loadBalancers/loadBalancingRules/health/action"}
 MAX_RULES = 10
 MAX_POLLS = 10
-
-
-class _Deadline(Exception):
-    pass
 
 
 def node_group(provider_id: str) -> tuple[str, str] | None:
@@ -62,7 +58,7 @@ class _Calls:
         import httpx
 
         if self.end - time.monotonic() <= 0.2:
-            raise _Deadline()
+            raise Deadline()
         url = f"{self.base}{path}?api-version={API_VERSION}"
         try:
             self.calls += 1
@@ -71,7 +67,7 @@ class _Calls:
             # A long-running operation: 202 and a Location to poll, a bounded number of times.
             while resp.status_code == 202 and resp.headers.get("Location") and polls < MAX_POLLS:
                 if self.end - time.monotonic() <= 0.2:
-                    raise _Deadline()
+                    raise Deadline()
                 time.sleep(min(float(resp.headers.get("Retry-After") or 1), 2.0, max(self.end - time.monotonic(), 0)))
                 polls += 1
                 self.calls += 1
@@ -105,22 +101,8 @@ def read(service: Obj, nodes: dict[str, Obj], options: CloudOptions) -> dict[str
         return out
     sub, rg = groups[0]
     out["resource_group"] = rg
-    try:
-        calls = _Calls(options)
-    except ImportError:
-        out["errors"].append({"action": "", "code": "NotInstalled",
-                              "message": "azure-identity is not installed: pip install 'svcdoctor[azure]'"})
-        return out
-    except Exception as exc:   # no credential in the chain, or the token request failed
-        out["errors"].append({"action": "", "code": type(exc).__name__, "message": mask_accounts(str(exc))[:300]})
-        return out
-    try:
-        _read(service, nodes, sub, rg, calls, out)
-    except _Deadline:
-        calls.errors.append({"action": "", "code": "Deadline",
-                             "message": f"the Azure reads did not finish within {options.deadline:g}s"})
-    out["errors"], out["calls"] = calls.errors, calls.calls
-    return out
+    return guarded(out, "Azure", "pip install 'svcdoctor[azure]'", lambda: _Calls(options),
+                   lambda calls: _read(service, nodes, sub, rg, calls, out), options.deadline)
 
 
 def _read(service: Obj, nodes: dict[str, Obj], sub: str, rg: str, call: _Calls, out: dict) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 from .. import kube
 from ..kube import Obj
 from ..redact import mask_accounts
-from . import CloudOptions
+from . import CloudOptions, Deadline, guarded
 from .aws_names import default_name
 
 COMPUTE = "https://compute.googleapis.com/compute/v1/"
@@ -42,10 +42,6 @@ PERMISSION = {"forwardingRules": "compute.forwardingRules.get", "targetPools": "
               "getHealth": "compute.targetPools.get", "backendServices": "compute.regionBackendServices.get",
               "httpHealthChecks": "compute.httpHealthChecks.get", "healthChecks": "compute.healthChecks.get",
               "firewalls": "compute.firewalls.list", "instances": "compute.instances.get"}
-
-
-class _Deadline(Exception):
-    pass
 
 
 def parse_provider_id(provider_id: str) -> tuple[str, str, str] | None:
@@ -76,7 +72,7 @@ class _Calls:
         import httpx
 
         if self.end - time.monotonic() <= 0.2:
-            raise _Deadline()
+            raise Deadline()
         self.calls += 1
         key = permission_key or next((k for k in PERMISSION if f"/{k}" in "/" + path), "")
         try:
@@ -110,22 +106,8 @@ def read(service: Obj, nodes: dict[str, Obj], options: CloudOptions) -> dict[str
     project, zone, _ = located[0]
     region = zone.rsplit("-", 1)[0]
     out["region"] = region
-    try:
-        calls = _Calls(options)
-    except ImportError:
-        out["errors"].append({"action": "", "code": "NotInstalled",
-                              "message": "google-auth is not installed: pip install 'svcdoctor[gcp]'"})
-        return out
-    except Exception as exc:   # no Application Default Credentials, or the token refresh failed
-        out["errors"].append({"action": "", "code": type(exc).__name__, "message": mask_accounts(str(exc))[:300]})
-        return out
-    try:
-        _read(service, nodes, project, region, calls, out)
-    except _Deadline:
-        calls.errors.append({"action": "", "code": "Deadline",
-                             "message": f"the GCP reads did not finish within {options.deadline:g}s"})
-    out["errors"], out["calls"] = calls.errors, calls.calls
-    return out
+    return guarded(out, "GCP", "pip install 'svcdoctor[gcp]'", lambda: _Calls(options),
+                   lambda calls: _read(service, nodes, project, region, calls, out), options.deadline)
 
 
 def _read(service: Obj, nodes: dict[str, Obj], project: str, region: str, call: _Calls, out: dict) -> None:
