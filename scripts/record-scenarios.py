@@ -111,7 +111,7 @@ def record_standin(module_name: str, cluster: str, api: str, names: list[str]) -
                 overrides = mod.run(w, sc)
                 out = ROOT / "svcdoctor" / "recordings" / f"{sc.name}.yaml"
                 env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig), **w.env()}
-                with mod.health(w, overrides):
+                with w.health(overrides):
                     subprocess.run(["svcdoctor", "record", f"svc/{sc.service}", "-n", sc.namespace, "-o", str(out),
                                     "--force", "--description", sc.description, "--no-probe"], check=True, env=env)
                 n = finish(out, sc.expect, f"kube-apiserver {controlplane.K8S_VERSION} + kwok "

@@ -82,6 +82,19 @@ class StandinWorld:
     def env(self) -> dict[str, str]:
         return self.server.env(self.folder)
 
+    @contextlib.contextmanager
+    def health(self, overrides: dict) -> Iterator[None]:
+        """The backends' health while a diagnosis runs, and a call the identity may not make
+        (``__denied__``), set on the stand-in server."""
+        denied = overrides.get("__denied__")
+        self.server.health = {k: v for k, v in overrides.items() if not k.startswith("__")}
+        if denied:
+            self.server.denied.add(denied)
+        try:
+            yield
+        finally:
+            self.server.health, self.server.denied = {}, set()
+
 
 @contextlib.contextmanager
 def world(cp: Any) -> Iterator[World]:

@@ -110,16 +110,5 @@ SCENARIOS = [
 BY_NAME = {s.name: s for s in SCENARIOS}
 
 
-@contextlib.contextmanager
-def health(w: World, overrides: dict) -> Iterator[None]:
-    denied = overrides.get("__denied__")
-    w.server.rule_health = {k: v for k, v in overrides.items() if not k.startswith("__")}
-    if denied:
-        w.server.denied.add(denied)
-    try:
-        yield
-    finally:
-        w.server.rule_health, w.server.denied = {}, set()
-
 
 run = aws_scenarios.run

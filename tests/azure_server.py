@@ -23,7 +23,7 @@ TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.eyJhdWQiOiJodHRwczovL21hbmFnZW1lbnQ
 class ArmServer:
     def __init__(self) -> None:
         self.resources: dict[str, dict] = {}     # lower-cased ARM path → object
-        self.rule_health: dict[str, list[dict]] = {}   # rule name → backend addresses
+        self.health: dict[str, list[dict]] = {}   # rule name → backend addresses
         self.denied: set[str] = set()            # "health": the rule-health action is forbidden
         self.requests: list[tuple[str, str]] = []
         server = self
@@ -71,7 +71,7 @@ class ArmServer:
                 if not self._auth():
                     return
                 if path.startswith("/operations/"):
-                    addrs = server.rule_health.get(path.rsplit("/", 1)[-1], [])
+                    addrs = server.health.get(path.rsplit("/", 1)[-1], [])
                     return self._send(200, {"up": sum(a["state"] == "Up" for a in addrs),
                                             "down": sum(a["state"] == "Down" for a in addrs),
                                             "loadBalancerBackendAddresses": addrs})

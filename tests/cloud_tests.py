@@ -35,7 +35,7 @@ def fixtures(module: ModuleType, cluster: str) -> tuple[Any, Any]:
 def diagnose(module: ModuleType, w: Any, name: str, overrides: dict) -> tuple[int, dict]:
     """``svcdoctor diagnose`` as a user runs it: the cloud detected from the nodes."""
     sc = module.BY_NAME[name]
-    with module.health(w, overrides):
+    with w.health(overrides):
         proc = svcdoctor("diagnose", f"svc/{sc.service}", "-n", sc.namespace, "-o", "json", "--no-probe",
                          kubeconfig=w.cp.kubeconfig, env_extra=w.env())
     assert "Traceback" not in proc.stderr, proc.stderr

@@ -136,17 +136,5 @@ SCENARIOS = [
 BY_NAME = {s.name: s for s in SCENARIOS}
 
 
-@contextlib.contextmanager
-def health(w: World, overrides: dict) -> Iterator[None]:
-    """The target pools' instance health (and a denied call) while a diagnosis runs."""
-    denied = overrides.get("__denied__")
-    w.server.health = {k: v for k, v in overrides.items() if not k.startswith("__")}
-    if denied:
-        w.server.denied.add(denied)
-    try:
-        yield
-    finally:
-        w.server.health, w.server.denied = {}, set()
-
 
 run = aws_scenarios.run

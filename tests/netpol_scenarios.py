@@ -14,7 +14,7 @@ from typing import Any
 
 import l7_scenarios as l7
 import upstream_crds
-from scenarios import Scenario, _wait_ready, deployment, service
+from scenarios import Scenario, _wait_ready, service
 
 CONTROLLER_PODS = {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}
 

@@ -125,8 +125,8 @@ def test_recorded_cloud_state_replays_masked(aws_world, made, tmp_path):
 
 
 def test_denied_and_unreachable_are_could_not_verify(aws_world, made):
-    """A wrong key (moto answers like AWS only when IAM is enforced, so use an endpoint that
-    refuses instead) and a deadline: one could-not-verify each, the diagnosis goes on."""
+    """An endpoint that refuses (nothing listens on 127.0.0.1:9) within a 3 s deadline: one
+    could-not-verify, naming the connection error or the deadline; the diagnosis goes on."""
     sc = BY_NAME["cloud-nlb-healthy"]
     made(sc.name)
     env = {**aws_world.acct.env(), "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}   # nothing listens on discard

@@ -83,3 +83,18 @@ def test_a_rule_per_subnet_admits_the_health_checks():
     assert _admits({"protocol": "-1", "cidrs": ["0.0.0.0/0"]}, 32001, ["10.0.1.0/24"], [])
     assert _admits({"protocol": "tcp", "from": 0, "to": 65535, "groups": ["sg-lb"]}, 80, [], ["sg-lb"])
     assert not _admits({"protocol": "udp", "from": 0, "to": 65535, "cidrs": ["0.0.0.0/0"]}, 80, ["10.0.1.0/24"], [])
+
+
+def test_a_capped_health_read_never_claims_no_healthy_target():
+    """A 200-node target pool: svcdoctor reads the health of 50 instances. If those 50 all
+    fail, "no target is healthy" would be a guess about the other 150: it is not said, and
+    the failing ones are still reported."""
+    from svcdoctor.diagnose import diagnose
+    from svcdoctor.sources.open import evidence_from_path
+
+    ev = evidence_from_path(ROOT / "svcdoctor" / "recordings" / "gcp-netlb-firewall-missing.yaml", None, None)
+    assert "lb-no-healthy-targets" in [f.id for f in diagnose(ev).findings]
+    ev = evidence_from_path(ROOT / "svcdoctor" / "recordings" / "gcp-netlb-firewall-missing.yaml", None, None)
+    ev.external["gcp"]["target_groups"][0]["unread"] = 150
+    ids = [f.id for f in diagnose(ev).findings]
+    assert "lb-no-healthy-targets" not in ids and {"lb-targets-unhealthy", "lb-security-group-blocks"} <= set(ids)

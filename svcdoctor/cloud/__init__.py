@@ -1,6 +1,6 @@
 """The cloud's own view of a Service's load balancer: which cloud, and the options of a read.
 
-Readers (``aws``; GCP and Azure next) sit at the edge: they talk to the cloud's API with
+Readers (``aws``, ``gcp``, ``azure``) sit at the edge: they talk to the cloud's API with
 Describe/Get/List calls only, within a deadline, and return plain JSON-serialisable data
 that goes into ``evidence.external[<cloud>]``, is recorded, and is replayed like probe
 outcomes. Checks (svcdoctor/plugins/cloud_lb.py) read only that data.
@@ -48,6 +48,8 @@ def guarded(out: dict[str, Any], cloud_words: str, install: str, start: Callable
     except Deadline:
         calls.errors.append({"action": "", "code": "Deadline",
                              "message": f"the {cloud_words} reads did not finish within {deadline:g}s"})
+    except Exception as exc:   # credentials found late, an endpoint, an answer of an odd shape
+        calls.errors.append({"action": "", "code": type(exc).__name__, "message": mask_accounts(str(exc))[:300]})
     out["errors"], out["calls"] = calls.errors, calls.calls
     return out
 
@@ -80,13 +82,13 @@ AWS_SHAPE = {
     "target_groups": [{"arn": shapes.STR, "name": shapes.STR, "port": shapes.INT, "protocol": shapes.STR,
                        "target_type": shapes.STR,
                        "health_check": {"protocol": shapes.STR, "port": shapes.STR, "path": shapes.STR},
-                       "targets": [_TARGET]}],
+                       "targets": [_TARGET], "unread": shapes.INT}],   # unread: targets past the cap
     "instances": {},   # instance id → [security group ids], checked in the reader's terms below
     "node_security_groups": [{"id": shapes.STR, "name": shapes.STR,
                               "rules": [{"protocol": shapes.STR, "from": shapes.INT, "to": shapes.INT,
                                          "cidrs": [shapes.STR], "groups": [shapes.STR],
                                          "descriptions": [shapes.STR]}]}],
-    "lb_subnet_cidrs": [shapes.STR],
+    "lb_subnet_cidrs": [shapes.STR],   # where health checks come from (AWS: LB subnets; GCP: Google's ranges)
     "network": shapes.STR, "target_tags": [shapes.STR],   # GCP: the nodes' VPC network and tags
     "resource_group": shapes.STR,                         # Azure: the node resource group
     "errors": _ERRORS, "calls": shapes.INT,

@@ -19,17 +19,13 @@ from typing import Any
 from .. import kube
 from ..kube import Obj
 from ..redact import mask_accounts
-from . import CloudOptions
+from . import CloudOptions, Deadline, guarded
 from .aws_names import default_name, instance_id, owner, parse_hostname, zone
 
 MAX_TARGET_GROUPS = 10
 MAX_LB_PAGES = 5          # × 400 load balancers, when only the DNS name can find it
 MAX_INSTANCES = 200       # nodes whose security groups are read
 SERVICE_PREFIX = {"elbv2": "elasticloadbalancing", "elb": "elasticloadbalancing", "ec2": "ec2"}
-
-
-class _Deadline(Exception):
-    pass
 
 
 class _Calls:
@@ -52,7 +48,7 @@ class _Calls:
         from botocore.exceptions import BotoCoreError, ClientError
 
         if self.end - time.monotonic() <= 0.2:
-            raise _Deadline()   # a call may still run its own timeout past the deadline, not more
+            raise Deadline()   # a call may still run its own timeout past the deadline, not more
         if service not in self._clients:
             self._clients[service] = self._session.client(service, config=self._config)
         client = self._clients[service]
@@ -105,12 +101,6 @@ def read(service: Obj, nodes: dict[str, Obj], options: CloudOptions) -> dict[str
          "lb_subnet_cidrs": [...], "errors": [{action, code, message}], "calls": n}
     """
     out: dict[str, Any] = {"cloud": "aws", "errors": []}
-    try:
-        import boto3  # noqa: F401
-    except ImportError:
-        out["errors"].append({"action": "", "code": "NotInstalled",
-                              "message": "boto3 is not installed: pip install 'svcdoctor[aws]'"})
-        return out
     region = region_of(service, nodes)
     if not region:
         out["errors"].append({"action": "", "code": "NoRegion", "message": "no AWS region: the Service has no AWS "
@@ -118,16 +108,8 @@ def read(service: Obj, nodes: dict[str, Obj], options: CloudOptions) -> dict[str
         return out
     own = owner(service)
     out.update(region=region, controller=own.controller, lb_type=own.lb_type, target_type=own.target_type)
-    calls = _Calls(region, options)
-    try:
-        _read(service, nodes, own, calls, out)
-    except _Deadline:
-        calls.errors.append({"action": "", "code": "Deadline",
-                             "message": f"the AWS reads did not finish within {options.deadline:g}s"})
-    except Exception as exc:  # credentials, endpoint: one line, not a traceback
-        calls.errors.append({"action": "", "code": type(exc).__name__, "message": mask_accounts(str(exc))[:300]})
-    out["errors"], out["calls"] = calls.errors, calls.calls
-    return out
+    return guarded(out, "AWS", "pip install 'svcdoctor[aws]'", lambda: _Calls(region, options),
+                   lambda calls: _read(service, nodes, own, calls, out), options.deadline)
 
 
 def _read(service: Obj, nodes: dict[str, Obj], own: Any, call: _Calls, out: dict[str, Any]) -> None:

@@ -170,8 +170,9 @@ def _target_pool(name: str, regional: str, fwd: dict, call: _Calls, out: dict) -
                         **({"description": "the health check failed"
                             + (f" ({hc.get('protocol')} port {hc.get('port')} {hc.get('path') or ''})".rstrip()
                                if hc else "")} if state == "UNHEALTHY" else {})})
+    unread = max(len(pool.get("instances") or []) - MAX_INSTANCES, 0)
     out["target_groups"] = [{"name": name, "target_type": "instance", "health_check": hc, "targets": targets,
-                             "port": None}]
+                             **({"unread": unread} if unread else {})}]
 
 
 def _backend_service(name: str, regional: str, call: _Calls, out: dict) -> None:

@@ -233,8 +233,8 @@ def no_healthy_targets(ev: Evidence) -> Iterator[Finding]:
     if not groups:
         return
     targets = _targets(ev, data)
-    if any(t.get("state") in HEALTHY for t, _tg, _n in targets):
-        return
+    if any(t.get("state") in HEALTHY for t, _tg, _n in targets) or any(tg.get("unread") for tg in groups):
+        return   # one healthy target, or some never read (a capped read): "none is healthy" would be a guess
     lb_type = str((data.get("load_balancer") or {}).get("type") or data.get("lb_type"))
     first = next(((t, tg) for t, tg, _n in targets if t.get("state") in UNHEALTHY), None) or \
         (targets[0][:2] if targets else (None, groups[0]))
@@ -262,7 +262,8 @@ def targets_unhealthy(ev: Evidence) -> Iterator[Finding]:
     if data is None or not data.get("load_balancer"):
         return
     targets = _targets(ev, data)
-    if not any(t.get("state") in HEALTHY for t, _tg, _n in targets):
+    unread = any(tg.get("unread") for tg in data.get("target_groups") or [])
+    if not any(t.get("state") in HEALTHY for t, _tg, _n in targets) and not unread:
         return   # none healthy: no_healthy_targets says it
     with_endpoints = ev.ready_endpoint_nodes()
     instance = str(data.get("target_type") or "instance") == "instance"
