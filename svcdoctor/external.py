@@ -6,6 +6,7 @@ from typing import Any
 
 from .cloud import CloudOptions
 from .evidence import Evidence
+from .redact import mask_accounts
 from .registry import Registry
 
 
@@ -24,4 +25,4 @@ def collect(evidence: Evidence, registry: Registry, options: CloudOptions) -> No
             impl.function(**{a: given[a] for a in impl.argnames})
         except Exception as exc:  # a plugin's bug must not end the diagnosis
             evidence.external.setdefault(impl.plugin_name, {"errors": [{
-                "action": "", "code": type(exc).__name__, "message": str(exc)[:300]}]})
+                "action": "", "code": type(exc).__name__, "message": mask_accounts(str(exc))[:300]}]})
