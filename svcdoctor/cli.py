@@ -201,6 +201,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     _add_probe(r)
     _add_cloud(r)
 
+    _add_scan(sub)
+
     sub.add_parser("plugins", help="list loaded plugins, their hooks and checks")
 
     s = sub.add_parser("slack", help="run the Slack bot (pip install 'svcdoctor[slack]')",
@@ -219,6 +221,59 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                    help="Slack Web API base URL (default https://slack.com/api/; e.g. GovSlack)")
     _add_probe(s)
     return parser
+
+
+def _add_scan(sub: Any) -> None:
+    from .render.scan import SCAN_RENDERERS
+
+    c = sub.add_parser("scan", help="diagnose every Service of a namespace or of the cluster",
+                       description="Diagnose every Service in a namespace (-n, default the context's) "
+                       "or in all namespaces (-A), from lists read once for the whole scope: the same "
+                       "findings as `svcdoctor diagnose` gives for each. Probes are off unless --probe. "
+                       "Exit codes: 0 nothing at the --fail-on level, 1 warning, 2 critical, 3 bad input, "
+                       "4 source unreadable or the scan incomplete, 130 interrupted.")
+    where = c.add_mutually_exclusive_group()
+    where.add_argument("-n", "--namespace", help="scan this namespace (default: the context's)")
+    where.add_argument("-A", "--all-namespaces", action="store_true", help="scan every namespace")
+    c.add_argument("-l", "--selector", default="", metavar="SELECTOR",
+                   help="only Services whose labels match (e.g. tier=web,env!=dev)")
+    c.add_argument("--context", help="kubeconfig context to use")
+    c.add_argument("--kubeconfig", help="path to the kubeconfig file")
+    c.add_argument("--request-timeout", type=_duration, metavar="DURATION",
+                   help="per-request timeout, e.g. 10s or 1m (default 20s)")
+    c.add_argument("--from", dest="source", metavar="PATH",
+                   help="scan `kubectl get -A -o json` output, a cluster-info dump folder or a recording")
+    _add_observed_at(c)
+    g = c.add_argument_group("network probes (live clusters only; off in a scan)")
+    g.add_argument("--probe", action="store_true", help="probe each Service as diagnose does")
+    g.add_argument("--no-probe", action="store_true", help="do not probe (the default)")
+    g.add_argument("--probe-timeout", type=_duration, metavar="DURATION", default=probes.DEFAULT_TIMEOUT,
+                   help=f"timeout of each probe (default {probes.DEFAULT_TIMEOUT:g}s)")
+    g.add_argument("--probe-deadline", type=_duration, metavar="DURATION", default=60.0,
+                   help="stop probing after this long; later Services say they were not probed (default 60s)")
+    g.add_argument("--node-address-type", choices=("InternalIP", "ExternalIP"), default="InternalIP",
+                   help="which node address to probe NodePorts on (default InternalIP)")
+    g.add_argument("--max-nodes", type=int, metavar="N", default=probes.DEFAULT_MAX_NODES,
+                   help=f"probe at most N nodes per Service (default {probes.DEFAULT_MAX_NODES})")
+    k = c.add_argument_group("cloud load-balancer state (off in a scan)")
+    k.add_argument("--cloud", choices=("aws", "gcp", "azure", "none"),
+                   help="read each LoadBalancer Service's load balancer from this cloud's API")
+    k.add_argument("--cloud-timeout", type=_duration, metavar="DURATION", default=15.0,
+                   help="deadline for the cloud reads of each Service (default 15s)")
+    o = c.add_argument_group("output and CI")
+    o.add_argument("-o", "--output", choices=sorted(SCAN_RENDERERS), default="text",
+                   help="text (a summary table), json (every report), markdown, junit (a testcase per Service)")
+    o.add_argument("--fail-on", choices=("warning", "critical", "none"),
+                   help="the lowest severity that makes the exit code non-zero (default warning)")
+    o.add_argument("--ignore", metavar="FILE", help="YAML of accepted findings (id, services, reason, expires)")
+    o.add_argument("--baseline", metavar="FILE",
+                   help="a previous `scan -o json`: mark findings new / unchanged / cleared; "
+                   "only new ones set the exit code")
+    o.add_argument("--playbooks", metavar="DIR",
+                   help="a folder of playbook YAML files that override or extend the wording")
+    o.add_argument("--disable", metavar="CHECK", action="append", default=[],
+                   help="skip a check (plugin.check) or a whole plugin; repeatable")
+    o.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "svcdoctor") -> int:
@@ -257,6 +312,8 @@ def _run(parser: argparse.ArgumentParser, argv: list[str], out: TextIO) -> int:
         return _record(args)
     if args.command == "slack":
         return _slack(args)
+    if args.command == "scan":
+        return _scan(args, out)
     if args.command == "demo":
         if args.list:
             for name, entry in sorted(demo.bundled().items()):
@@ -403,6 +460,74 @@ def _slack(args: argparse.Namespace) -> int:
     return serve(access=args.access, http=args.http, host=args.host, port=args.port,
                  kubeconfig=args.kubeconfig, request_timeout=args.request_timeout,
                  probe=_probe_options(args), api_url=args.slack_api_url)
+
+
+def _scan(args: argparse.Namespace, out: TextIO) -> int:
+    from . import scan
+    from .render.scan import SCAN_RENDERERS
+    from .scan import ignore, outcome
+
+    namespace = check_namespace(args.namespace) if args.namespace else None
+    scope = scan.Scope(namespace, args.all_namespaces, args.selector)
+    playbooks = Playbooks.load(args.playbooks)
+    rules = ignore.load(args.ignore, playbooks.books) if args.ignore else []
+    if args.baseline:
+        outcome.load_baseline(args.baseline)  # a bad file fails before the scan, not after
+    common = {"playbooks": args.playbooks, "disable": args.disable}
+    with _progress(args) as progress:
+        if args.source:
+            if args.probe:
+                raise UsageError("--probe applies to live clusters only")
+            result = scan.offline(args.source, scope, observed_at=args.observed_at, progress=progress, **common)
+        else:
+            if args.observed_at is not None:
+                raise UsageError("--observed-at applies to --from input only (a live cluster is observed now)")
+            if not _cluster_configured(args):
+                raise ClusterError("no cluster configured: no kubeconfig (KUBECONFIG, ~/.kube/config) and "
+                                   "not running in a pod; use --kubeconfig, or --from FILE for offline input")
+            if args.max_nodes < 1:
+                raise UsageError("--max-nodes must be at least 1")
+            options = probes.ProbeOptions(enabled=args.probe and not args.no_probe, timeout=args.probe_timeout,
+                                          max_nodes=args.max_nodes, address_type=args.node_address_type)
+            result = scan.live(scope, context=args.context, kubeconfig=args.kubeconfig,
+                               timeout=args.request_timeout, probe=options,
+                               cloud=_cloud_options(args) if args.cloud else None,
+                               progress=progress, probe_deadline=args.probe_deadline, **common)
+    assessment = outcome.assess(result, rules, args.baseline)
+    for rule in assessment.expired:
+        print(f"svcdoctor: warning: suppression {rule.where} ({rule.id}) expired on {rule.expires}; "
+              "not applied", file=sys.stderr)
+    if result.interrupted:
+        print(f"svcdoctor: interrupted: {len(result.reports)} of {result.total} Services diagnosed",
+              file=sys.stderr)
+    elif result.not_diagnosed or result.missing:
+        print(f"svcdoctor: incomplete: {len(result.not_diagnosed)} Services not diagnosed, "
+              f"{len(result.missing)} namespaces not read (listed in the output)", file=sys.stderr)
+    SCAN_RENDERERS[args.output](assessment, out)
+    return assessment.exit_code(args.fail_on)
+
+
+def _progress(args: argparse.Namespace) -> Any:
+    """A progress bar on stderr when it is a terminal; the callback, or None."""
+    import contextlib
+
+    if args.no_progress or not sys.stderr.isatty():
+        return contextlib.nullcontext(None)
+
+    @contextlib.contextmanager
+    def bar() -> Any:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.description}"), console=Console(file=sys.stderr),
+                      transient=True) as p:
+            task = p.add_task("", total=None)
+
+            def update(done: int, total: int, current: str) -> None:
+                p.update(task, completed=done, total=total, description=current)
+            yield update
+    return bar()
 
 
 def _plugins(out: TextIO) -> int:

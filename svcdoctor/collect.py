@@ -74,7 +74,7 @@ def _check_url(evidence: Evidence) -> None:
     from .similar import suggestion
 
     url = urls.parse(evidence.target.name)
-    hosts = urls.hosts_served(list(refs.fronts(evidence.items)))
+    hosts = urls.hosts_served(list(evidence.fronts()))
     looked = ", ".join(sorted(k for k in ("Ingress", "HTTPRoute", "GRPCRoute") if evidence.was_collected(k)))
     hint = suggestion(url.host, hosts) or (f"; hosts served: {', '.join(hosts[:10])}" if hosts else "")
     raise NotFoundError(f"no Ingress rule or route matches {url} (looked at {looked or 'nothing'}){hint}")

@@ -12,6 +12,7 @@ was collected.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -72,12 +73,69 @@ class Evidence:
     # and replayed like probe outcomes; external_note says why it was not read, if so.
     external: dict[str, Any] = field(default_factory=dict)
     external_note: str = ""
+    # Derived data that does not depend on the target (the Ingress controllers running),
+    # computed once and shared by every Service of a scan: see ``shared_value``.
+    shared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def retarget(self, target: Target) -> "Evidence":
+        """The same objects seen from another target (a scan's next Service): what does
+        not depend on the target (``shared``: the index, events by object...) is shared."""
+        ev = dataclasses.replace(
+            self, target=target, collected=set(self.collected), gaps=list(self.gaps),
+            probes=list(self.probes), absent=set(self.absent), lb_implementations=[],
+            reached_through=[], clients=list(self.clients), external=dict(self.external),
+            service_namespaces=None if self.service_namespaces is None else set(self.service_namespaces),
+            shared=self.shared)
+        return ev
+
+    def shared_value(self, key: str, compute: Any) -> Any:
+        """``compute()`` once per set of objects: a scan's Services share the answer.
+        Only for answers that depend on the objects alone, never on the target."""
+        if key not in self.shared:
+            self.shared[key] = compute()
+        return self.shared[key]
 
     # --- the Service and what hangs off it -------------------------------------------
 
     def of_kind(self, kind: str, namespace: str | None = None) -> list[Obj]:
-        return [o for o in self.items if o.get("kind") == kind
-                and (namespace is None or kube.namespace(o) == namespace)]
+        by_kind = self.index.get(kind)
+        if not by_kind:
+            return []
+        return list(by_kind[None] if namespace is None else by_kind.get(namespace, ()))
+
+    @property
+    def index(self) -> dict[str, dict[str | None, list[Obj]]]:
+        """kind → namespace → objects in item order (None: every namespace), built once:
+        a scan asks the same questions of thousands of objects for every Service."""
+        return self.shared_value("index", self._build_index)
+
+    def _build_index(self) -> dict[str, dict[str | None, list[Obj]]]:
+        out: dict[str, dict[str | None, list[Obj]]] = {}
+        for o in self.items:
+            by_ns = out.setdefault(o.get("kind"), {None: []})
+            by_ns[None].append(o)
+            by_ns.setdefault(kube.namespace(o), []).append(o)
+        return out
+
+    def _events_by_object(self) -> dict[tuple[str, str, str], list[Obj]]:
+        out: dict[tuple[str, str, str], list[Obj]] = {}
+        for evt in self.of_kind("Event"):
+            inv = kube.event_involved(evt)
+            key = (inv.get("kind"), inv.get("name"), inv.get("namespace") or kube.namespace(evt))
+            if all(isinstance(k, str) for k in key):
+                out.setdefault(key, []).append(evt)  # type: ignore[arg-type]
+        return out
+
+    def _fronts(self) -> list[Obj]:
+        from .l7.refs import fronts
+
+        if not any(k == "Ingress" or str(k).endswith("Route") for k in self.index):
+            return []
+        return list(fronts(self.items))
+
+    def fronts(self) -> list[Obj]:
+        """Ingresses and Gateway API routes, in item order."""
+        return list(self.shared_value("fronts", self._fronts))
 
     @cached_property
     def service(self) -> Obj:
@@ -148,13 +206,7 @@ class Evidence:
     def events_for(self, kind: str, name: str, namespace: str | None = None) -> list[Obj]:
         """Events about one object, oldest first (by last time seen)."""
         ns = self.target.namespace if namespace is None else namespace
-        out = []
-        for evt in self.of_kind("Event"):
-            inv = kube.event_involved(evt)
-            if (inv.get("kind") == kind and inv.get("name") == name
-                    and (inv.get("namespace") or kube.namespace(evt)) == ns):
-                out.append(evt)
-        return out
+        return list(self.shared_value("events", self._events_by_object).get((kind, name, ns), ()))
 
     @property
     def probe_results(self) -> list[Any]:

@@ -25,6 +25,8 @@ import yaml
 
 import scenarios
 from helpers import cli
+from scan_equivalence import assert_scan_matches_diagnose
+from svcdoctor.scan import Scope
 
 ROOT = Path(__file__).resolve().parents[1]
 SA_USER = "system:serviceaccount:svcdoctor:svcdoctor"
@@ -84,6 +86,11 @@ def test_scenario_diagnosed_live(clusters, ran, name):
     assert doc["source"].startswith(f"cluster {cp.server}")
     # the request budget holds with the plugins' extra reads (MetalLB's CRDs, the L7 hop)
     assert int(doc["source"].rsplit("(", 1)[1].split()[0]) <= budget(sc), doc["source"]
+    # ...and a scan of the namespace finds for each Service what diagnose finds for it
+    from svcdoctor.cli import _clients, build_parser
+
+    clients = _clients(build_parser("svcdoctor").parse_args(["diagnose", "svc/x", *sc.args]))
+    assert assert_scan_matches_diagnose(str(cp.kubeconfig), Scope(sc.namespace), clients) >= 1
 
 
 # --- the L7 hop, live (cluster "l7": Gateway API CRDs from the upstream module) ---------

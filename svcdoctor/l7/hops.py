@@ -22,7 +22,7 @@ def in_focus(evidence: Any) -> list[BackendRef]:
     if evidence.target.kind == "URL":
         from . import urls
 
-        matches = urls.select(list(refs_mod.fronts(evidence.items)), urls.parse(evidence.target.name),
+        matches = urls.select(list(evidence.fronts()), urls.parse(evidence.target.name),
                               evidence.of_kind("Gateway"))
         return [r for m in matches for r in m.refs]
     if evidence.target.kind != "Service":
@@ -30,7 +30,7 @@ def in_focus(evidence: Any) -> list[BackendRef]:
                 if kube.name(o) == evidence.target.name for r in refs_mod.backends(o)]
     ns, name = evidence.target.namespace, evidence.target.name
     out: list[BackendRef] = []
-    for obj in refs_mod.fronts(evidence.items):
+    for obj in evidence.fronts():
         for r in refs_mod.backends(obj):
             if not refs_mod.is_service_ref(r):
                 continue

@@ -39,8 +39,11 @@ def l7_clients(evidence: Any) -> list[Client]:
     out: list[Client] = []
     t = evidence.target
     refs = [r for r in evidence.l7_refs if (r.namespace, r.name) == (t.namespace, t.name)]
+    if not refs:
+        return out
     ingresses = {r.owner_ref: r.owner for r in refs if r.owner.get("kind") == "Ingress"}
-    running = classes.running(evidence.of_kind("Pod"), evidence.nodes.values())
+    running = evidence.shared_value("l7.running", lambda: classes.running(
+        evidence.of_kind("Pod"), evidence.nodes.values()))
     by_ref = {f"{kube.namespace(p)}/{kube.name(p)}": p for p in evidence.of_kind("Pod")}
     for ref, ing in ingresses.items():
         for r in classes.claimants(ing, evidence.of_kind("IngressClass"), running):

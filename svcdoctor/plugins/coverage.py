@@ -44,7 +44,7 @@ def unprobed(ev: Evidence) -> Iterator[Finding]:
     if what:
         yield Finding("could-not-verify", Severity.INFO, "network reachability",
                       facts={"what": ", ".join(what), "reason": ev.probe_note},
-                      evidence=[Ref("gap", ev.source, ev.probe_note)])
+                      evidence=[Ref("gap", "network probes", ev.probe_note)])
 
 
 def uncollected_kinds(ev: Evidence) -> Iterator[Finding]:

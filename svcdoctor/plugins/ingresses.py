@@ -35,7 +35,7 @@ def _ingresses(ev: Evidence) -> list[dict]:
 
 
 def _controllers(ev: Evidence) -> list[classes.Running]:
-    return classes.running(ev.of_kind("Pod"), ev.nodes.values())
+    return ev.shared_value("l7.running", lambda: classes.running(ev.of_kind("Pod"), ev.nodes.values()))
 
 
 def controllers_visible(ev: Evidence) -> bool:

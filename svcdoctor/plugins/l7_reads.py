@@ -23,7 +23,7 @@ from urllib.parse import quote
 from svcdoctor import hookimpl, kube
 from svcdoctor.l7 import GATEWAY_GROUP, ROUTE_KINDS
 from svcdoctor.l7.classes import CONTROLLERS
-from svcdoctor.l7.refs import backends, fronts, is_service_ref
+from svcdoctor.l7.refs import backends, is_service_ref
 from svcdoctor.l7 import gateway as gw
 
 GW = f"/apis/{GATEWAY_GROUP}/v1/"
@@ -100,7 +100,7 @@ def _candidates(ev: Any) -> list[Any]:
 
     ns, name = ev.target.namespace, ev.target.name
     out = []
-    for obj in fronts(ev.items):
+    for obj in ev.fronts():
         for r in backends(obj):
             if not is_service_ref(r):
                 continue

@@ -39,7 +39,8 @@ def not_evaluated(ev: Evidence) -> Iterator[Finding]:
     if not pods:
         return
     pod = pods[0]
-    found = crds.selecting(ev.items, pod, namespace_obj(ev, kube.namespace(pod)))
+    policies = [o for kind in sorted({api.kind for api in crds.APIS}) for o in ev.of_kind(kind)]
+    found = crds.selecting(policies, pod, namespace_obj(ev, kube.namespace(pod)))
     for family in dict.fromkeys(s.api.family for s in found):
         mine = [s for s in found if s.api.family == family]
         names = [s.ref + ("" if s.certain else " (its selector may match)") for s in mine]

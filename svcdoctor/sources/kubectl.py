@@ -23,6 +23,7 @@ from .. import kube, shapes
 from ..errors import SourceError
 from ..evidence import Evidence, Gap
 from ..kube import Obj
+from ..target import Target
 from . import build_evidence, conform, resolve_target
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -205,13 +206,20 @@ def evidence_from_items(items: list[Obj], name: str | None, namespace: str | Non
     """Evidence from objects already through :func:`flatten`. Without ``observed_at`` (the
     user's ``--observed-at``) the capture time is estimated, and the report says from what."""
     target = resolve_target(items, name, namespace, where, kind)
+    return offline_evidence(items, where, observed_at, gaps).retarget(target)
+
+
+def offline_evidence(items: list[Obj], where: str, observed_at: datetime | None = None,
+                     gaps: list[Gap] | None = None) -> Evidence:
+    """The input's evidence before a target is chosen (``retarget`` chooses one): a scan
+    estimates the capture time and indexes the objects once for all its Services."""
     if observed_at is None:
         observed_at, basis = capture_time(items)
         guess = f"estimated from the newest timestamp in the input ({basis})"
         source = f"{where} (captured at {_stamp(observed_at)} or later, {guess}; --observed-at sets it)"
     else:
         guess, source = "", f"{where} (captured at {_stamp(observed_at)})"
-    evidence = build_evidence(items, target, collected={o["kind"] for o in items},
+    evidence = build_evidence(items, Target("", ""), collected={o["kind"] for o in items},
                               observed_at=observed_at, source=source, gaps=gaps)
     evidence.observed_at_guess = guess
     evidence.probe_note = "offline input: kubectl output holds no network view, so nothing was probed"
