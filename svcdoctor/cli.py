@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from datetime import datetime
@@ -503,8 +504,26 @@ def _scan(args: argparse.Namespace, out: TextIO) -> int:
     elif result.not_diagnosed or result.missing:
         print(f"svcdoctor: incomplete: {len(result.not_diagnosed)} Services not diagnosed, "
               f"{len(result.missing)} namespaces not read (listed in the output)", file=sys.stderr)
-    SCAN_RENDERERS[args.output](assessment, out)
+    buf = io.StringIO()
+    SCAN_RENDERERS[args.output](assessment, buf)
+    _write_whole(out, buf.getvalue())
     return assessment.exit_code(args.fail_on)
+
+
+def _write_whole(out: TextIO, text: str) -> None:
+    """Write the output at once, Ctrl-C held off meanwhile: never half a JSON document."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        out.write(text)
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        out.write(text)
+        out.flush()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _progress(args: argparse.Namespace) -> Any:
@@ -519,14 +538,22 @@ def _progress(args: argparse.Namespace) -> Any:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TextColumn("{task.description}"), console=Console(file=sys.stderr),
-                      transient=True) as p:
-            task = p.add_task("", total=None)
+        # Shown from the first Service on: reading the scope's lists has no count to show.
+        p = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                     TextColumn("{task.description}"), console=Console(file=sys.stderr), transient=True)
+        task = None
 
-            def update(done: int, total: int, current: str) -> None:
-                p.update(task, completed=done, total=total, description=current)
+        def update(done: int, total: int, current: str) -> None:
+            nonlocal task
+            if task is None:
+                p.start()
+                task = p.add_task("", total=total)
+            p.update(task, completed=done, total=total, description=current)
+        try:
             yield update
+        finally:
+            if task is not None:
+                p.stop()
     return bar()
 
 

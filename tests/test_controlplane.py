@@ -444,10 +444,12 @@ class FaultProxy:
     """Plain-HTTP reverse proxy on loopback in front of the real apiserver (as admin).
 
     ``faults`` maps a status code to how many requests per path get it before the real
-    answer passes through (None: every request)."""
+    answer passes through (None: every request). Set ``only`` to a path to fault that
+    path alone."""
 
     def __init__(self, cp, status: int, times: int | None, retry_after: str | None = None):
         self.seen: list[tuple[str, int]] = []
+        self.only: str | None = None
         ctx = ssl.create_default_context(cafile=str(cp.ca_cert))
         ctx.load_cert_chain(str(cp.admin_cert), str(cp.admin_key))
         upstream = cp.server.removeprefix("https://")
@@ -458,7 +460,7 @@ class FaultProxy:
             def do_GET(self):  # noqa: N802 (http.server's naming)
                 path = self.path.split("?")[0]
                 counts[path] = counts.get(path, 0) + 1
-                if times is None or counts[path] <= times:
+                if (proxy.only is None or path == proxy.only) and (times is None or counts[path] <= times):
                     proxy.seen.append((path, status))
                     body = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure",
                                        "message": "injected by the test proxy", "code": status}).encode()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
 import time
@@ -22,6 +24,7 @@ from svcdoctor import collect, scan
 from svcdoctor.diagnose import diagnose
 from svcdoctor.errors import NotFoundError, UsageError
 from svcdoctor.scan import Scope, ignore, outcome
+from svcdoctor.sources import kubectl
 from svcdoctor.wording import Playbooks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,13 +69,18 @@ def test_scan_of_kubectl_output_equals_diagnose_of_each_service(path, tmp_path):
         assert findings(report) == findings(alone), report.target
 
 
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory) -> Path:
+    return crowded_dump(tmp_path_factory.mktemp("crowded"))
+
+
 def crowded_dump(tmp_path: Path) -> Path:
     """Every recording's objects in one kubectl List: dozens of namespaces, a hundred
     Services, a thousand pods, MetalLB pools, Ingresses, routes and policies side by side
     (an object in several recordings appears once, as in a real dump)."""
     items, nodes = [], set()
     for p in RECORDINGS:
-        for i in yaml.safe_load(p.read_text())["items"]:
+        for i in yaml.load(p.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["items"]:
             key = (i["kind"], i["metadata"].get("namespace"), i["metadata"]["name"])
             if key in nodes:
                 continue
@@ -81,14 +89,15 @@ def crowded_dump(tmp_path: Path) -> Path:
     return as_kubectl_list(items, tmp_path / "crowded.json")
 
 
-def test_crowded_dump_scan_equals_diagnose_for_every_service(tmp_path):
-    dump = crowded_dump(tmp_path)
+def test_crowded_dump_scan_equals_diagnose_for_every_service(crowded):
+    dump = crowded
     result = scan.offline(dump, Scope())
-    assert len(result.reports) >= 40
+    assert len(result.reports) >= 100
     broken = 0
+    items = kubectl.load_items(dump)  # what collect.offline reads, loaded once for speed
     for report in result.reports:
         ns, name = report.target.split("/")
-        alone = diagnose(collect.offline(dump, name, ns))
+        alone = diagnose(kubectl.evidence_from_items(items, name, ns, str(dump)))
         assert findings(report) == findings(alone), report.target
         broken += report.exit_code > 0
     assert broken >= 10  # the scenarios' broken Services are among them, found as such
@@ -99,8 +108,8 @@ def test_crowded_dump_scan_equals_diagnose_for_every_service(tmp_path):
     assert scan.offline(dump, Scope(selector="no-such-label=x")).reports == []
 
 
-def test_scope_errors_are_one_clear_line(tmp_path):
-    dump = crowded_dump(tmp_path)
+def test_scope_errors_are_one_clear_line(tmp_path, crowded):
+    dump = crowded
     with pytest.raises(NotFoundError, match=r"no Service in namespace 'crowded-typ'.*did you mean 'crowded-typo'"):
         scan.offline(dump, Scope(namespace="crowded-typ"))
     with pytest.raises(UsageError, match="is not a label value"):
@@ -134,8 +143,8 @@ def test_bad_ignore_files_are_one_line(tmp_path, text, message):
     assert "\n" not in str(exc.value)
 
 
-def test_suppressions_are_counted_and_expired_ones_reported(tmp_path):
-    dump = crowded_dump(tmp_path)
+def test_suppressions_are_counted_and_expired_ones_reported(tmp_path, crowded):
+    dump = crowded
     result = scan.offline(dump, Scope())
     hit = [r for r in result.reports if any(f.id == "selector-matches-no-pods" for f in r.findings)]
     assert len(hit) >= 3
@@ -165,8 +174,8 @@ ignore:
         f.id.startswith("target-port-") for r in result.reports for f in r.findings)
 
 
-def test_baseline_marks_new_unchanged_cleared_and_only_new_fail(tmp_path):
-    dump = crowded_dump(tmp_path)
+def test_baseline_marks_new_unchanged_cleared_and_only_new_fail(tmp_path, crowded):
+    dump = crowded
     result = scan.offline(dump, Scope())
     first = outcome.assess(result)
     base = tmp_path / "base.json"
@@ -210,8 +219,8 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([cli(), "scan", *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
-def test_cli_formats_and_fail_on(tmp_path):
-    dump = crowded_dump(tmp_path)
+def test_cli_formats_and_fail_on(tmp_path, crowded):
+    dump = crowded
     text = run("--from", str(dump))
     assert text.returncode == 2 and "Traceback" not in text.stderr
     assert "Broken Services" in text.stdout and "By namespace" in text.stdout
@@ -235,8 +244,8 @@ def test_cli_formats_and_fail_on(tmp_path):
     assert only_warn.returncode == 0 and "0 Services" in only_warn.stdout
 
 
-def test_cli_bad_input_is_one_line(tmp_path):
-    dump = crowded_dump(tmp_path)
+def test_cli_bad_input_is_one_line(tmp_path, crowded):
+    dump = crowded
     for args, message in [
         (["--from", str(dump), "-n", "nope"], "no Service in namespace 'nope'"),
         (["--from", str(dump), "--ignore", str(tmp_path / "missing.yaml")], "cannot read it"),
@@ -252,8 +261,8 @@ def test_cli_bad_input_is_one_line(tmp_path):
         assert message in proc.stderr, (args, proc.stderr)
 
 
-def test_interrupted_scan_keeps_what_was_finished(tmp_path):
-    dump = crowded_dump(tmp_path)
+def test_interrupted_scan_keeps_what_was_finished(tmp_path, crowded):
+    dump = crowded
 
     def stop_after_three(done, total, current):
         if done == 3:
@@ -274,14 +283,33 @@ def test_ctrl_c_on_the_cli_stops_cleanly(tmp_path):
         items.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"svc-{i}", "namespace": ns},
                       "spec": {"selector": {"app": f"app-{i}"}, "ports": [{"port": 80, "targetPort": 8080}]}})
     dump = as_kubectl_list(items, tmp_path / "big.json")
+    # stderr on a terminal, so the progress bar shows when scanning has begun
+    master, slave = pty.openpty()
     proc = subprocess.Popen([cli(), "scan", "--from", str(dump), "-o", "json"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "NO_COLOR": "1"})
-    time.sleep(3.0)
+                            stderr=slave, text=True, env={**os.environ, "NO_COLOR": "1"})
+    os.close(slave)
+    seen, deadline = b"", time.monotonic() + 60
+    while b"scanning" not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 1.0)
+        if ready:
+            seen += os.read(master, 4096)
+    assert b"scanning" in seen, seen
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and "interrupted" in err
-    if out.strip():  # interrupted mid-scan (not while loading): the finished part
-        doc = json.loads(out)
-        assert doc["interrupted"] is True and doc["complete"] is False
-        assert len(doc["services"]) + len(doc["notDiagnosed"]) == 3000
+    out, _ = proc.communicate(timeout=60)
+    err = b""
+    while select.select([master], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(master)
+    text = err.decode(errors="replace")
+    assert proc.returncode == 130, text
+    assert "Traceback" not in text and "interrupted: " in text
+    doc = json.loads(out)  # whole, with what was finished
+    assert doc["interrupted"] is True and doc["complete"] is False
+    assert 0 < len(doc["services"]) < 3000
+    assert len(doc["services"]) + len(doc["notDiagnosed"]) == 3000

@@ -16,7 +16,8 @@ namespaces they may diagnose, optionally narrowed to users or user groups::
       timeout: 60                   # seconds for one diagnosis, probes included
 
 The first context of a channel is used when the command names none; a channel with one
-namespace may leave out ``-n``.
+namespace may leave out ``-n``. ``scan`` is decided the same way (one namespace); ``scan -A``
+only in a channel whose namespaces are ``["*"]``.
 """
 
 from __future__ import annotations
@@ -24,16 +25,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 import yaml
 
 from .. import shapes
 from ..errors import UsageError
-from .commands import Request
+from .commands import Request, ScanRequest
 
+Asked = TypeVar("Asked", Request, ScanRequest)
 IN_CLUSTER = "in-cluster"
 SHAPE = {"channels": shapes.ANY,
          "limits": {"per_user": shapes.INT, "per_seconds": shapes.NUMBER, "concurrent": shapes.INT,
@@ -62,8 +64,8 @@ class Policy:
     concurrent: int = 4
     timeout: float = 60.0
 
-    def decide(self, request: Request, channel_id: str, user_id: str,
-               groups_of: Callable[[str], set[str]] = lambda group: set()) -> Request:
+    def decide(self, request: Asked, channel_id: str, user_id: str,
+               groups_of: Callable[[str], set[str]] = lambda group: set()) -> Asked:
         """The request with its context and namespace filled in, or Denied."""
         channel = self.channels.get(channel_id)
         if channel is None:
@@ -76,6 +78,12 @@ class Policy:
         context = request.context or channel.contexts[0]
         if context not in channel.contexts:
             raise Denied(f"this channel may not diagnose context {context!r} (allowed: {', '.join(channel.contexts)})")
+        if isinstance(request, ScanRequest) and request.all_namespaces:
+            # -A reads every namespace: only where the policy already grants every one.
+            if "*" not in channel.namespaces:
+                raise Denied("this channel may not scan all namespaces (`-A`); scan one of "
+                             f"{', '.join(channel.namespaces)} with `-n NAMESPACE`")
+            return replace(request, context=context)
         namespace = request.namespace
         if namespace is None:
             if len(channel.namespaces) != 1 or channel.namespaces[0] == "*":
@@ -84,7 +92,7 @@ class Policy:
         if "*" not in channel.namespaces and namespace not in channel.namespaces:
             raise Denied(f"this channel may not diagnose namespace {namespace!r} "
                          f"(allowed: {', '.join(channel.namespaces)})")
-        return Request(request.name, namespace, context, request.summarize)
+        return replace(request, namespace=namespace, context=context)
 
 
 def load(path: str | Path) -> Policy:

@@ -1,5 +1,8 @@
 """slack-bolt wiring: the slash command, mentions, buttons; Socket Mode or HTTP; health.
 
+``diagnose`` and ``scan`` take one path: post "…ing" → run (bot) → update that message →
+upload the file (the recording; the scan's JSON) into the thread → one audit line.
+
 Socket Mode (``SLACK_APP_TOKEN`` + ``SLACK_BOT_TOKEN``) opens no port to Slack: the usual
 choice inside a cluster. HTTP mode (``SLACK_SIGNING_SECRET`` + ``SLACK_BOT_TOKEN``) serves
 ``POST /slack/events``; Bolt checks every request's signature and timestamp (401 and
@@ -18,8 +21,8 @@ from urllib.parse import urlparse
 from ..errors import UsageError
 from . import blocks
 from .access import Denied
-from .bot import Bot, outcome_word, refusal
-from .commands import Help, Request
+from .bot import Bot, refusal
+from .commands import Help, Request, ScanRequest
 
 SLASH = "/svcdoctor"
 
@@ -50,23 +53,22 @@ def build(bot: Bot, *, token: str, signing_secret: str | None = None, api_url: s
                 groups_cache[group] = set()  # cannot tell: not a member
         return groups_cache[group]
 
-    def diagnose_into(channel: str, ts: str, request: Request, user: str, *, thread: str | None = None,
-                      previous: list[str] | None = None) -> None:
-        """Diagnose, update message ``ts`` with the report and, for a new request, upload the
-        recording into ``thread`` (the thread's root: Slack threads hang off parents only)."""
+    def answer_into(channel: str, ts: str, request: Request | ScanRequest, user: str, *,
+                      thread: str | None = None, previous: list[str] | None = None) -> None:
+        """Diagnose (or scan), update message ``ts`` with the answer and, for a new request,
+        upload its file into ``thread`` (the thread's root: Slack threads hang off parents only)."""
         outcome = bot.run(request)
         message = bot.message(request, outcome, previous)
         _update(client, channel, ts, message)
-        if outcome.report is not None and thread is not None:
-            name, text = bot.recording(request, outcome, user)
-            try:
+        attached = bot.attachment(request, outcome, user) if thread is not None else None
+        if attached is not None:
+            name, text, comment = attached
+            try:  # files_upload_v2: getUploadURLExternal, POST to upload_url, completeUploadExternal
                 client.files_upload_v2(channel=channel, thread_ts=thread, filename=name, title=name, content=text,
-                                       initial_comment=f"Replay offline: `svcdoctor diagnose --from {name}`")
+                                       initial_comment=comment)
             except SlackApiError as exc:
-                logging.getLogger("svcdoctor.slack").warning("recording upload failed: %s", exc.response.get("error"))
-        bot.record(user=user, channel=channel, target=request.target, context=request.context,
-                   outcome=outcome_word(outcome), findings=[f.id for f in outcome.report.findings] if outcome.report else [],
-                   duration_ms=round(outcome.seconds * 1000))
+                logging.getLogger("svcdoctor.slack").warning("file upload failed: %s", exc.response.get("error"))
+        bot.record(user=user, channel=channel, **bot.log_fields(request, outcome))
 
     @app.command(SLASH)
     def on_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
@@ -79,9 +81,9 @@ def build(bot: Bot, *, token: str, signing_secret: str | None = None, api_url: s
             bot.record(user=user, channel=channel, target=command.get("text", "")[:100], context=None,
                        outcome="help" if isinstance(exc, Help) else "refused", duration_ms=0)
             return
-        parent = client.chat_postMessage(channel=channel, text=f"Diagnosing {request.target} "
+        parent = client.chat_postMessage(channel=channel, text=f"{request.progress} "
                                          f"(context {request.context}) for <@{user}>…")
-        diagnose_into(channel, parent["ts"], request, user, thread=parent["ts"])
+        answer_into(channel, parent["ts"], request, user, thread=parent["ts"])
 
     @app.event("app_mention")
     def on_mention(event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -97,8 +99,8 @@ def build(bot: Bot, *, token: str, signing_secret: str | None = None, api_url: s
                        outcome="help" if isinstance(exc, Help) else "refused", duration_ms=0)
             return
         reply = client.chat_postMessage(channel=channel, thread_ts=thread,
-                                        text=f"Diagnosing {request.target} (context {request.context})…")
-        diagnose_into(channel, reply["ts"], request, user, thread=thread)
+                                        text=f"{request.progress} (context {request.context})…")
+        answer_into(channel, reply["ts"], request, user, thread=thread)
 
     @app.action(blocks.RECHECK)
     def on_recheck(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
@@ -129,7 +131,7 @@ def build(bot: Bot, *, token: str, signing_secret: str | None = None, api_url: s
             respond(text=refusal(exc), response_type="ephemeral", replace_original=False)
             return
         # the recording is already in the thread: a button only updates the message
-        diagnose_into(channel, ts, request, user, previous=None if summarize else list(value.get("ids") or []))
+        answer_into(channel, ts, request, user, previous=None if summarize else list(value.get("ids") or []))
 
     return app
 
