@@ -7,6 +7,12 @@ hands out an upload URL on this same server, the bytes are POSTed there,
 files.completeUploadExternal shares the file). ``response_url`` of a slash command points
 here too, so ``respond()`` is recorded. ``fail[method] = "invalid_blocks"`` makes a method
 answer ``ok: false`` once.
+
+The upload flow answers as Slack documents it (docs.slack.dev/reference/methods/
+files.getUploadURLExternal, files.completeUploadExternal): ``{"ok": true, "upload_url": …,
+"file_id": "F…"}``; the bytes POSTed to that URL get ``200 OK - <size>``; completion returns
+``{"ok": true, "files": [{"id", "title", "name", "size"}]}``. ``uploads`` holds each shared
+file (name and length as declared, title, channel, thread, comment, the bytes received).
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ TEAM, BOT_USER = "T0SVCDOC01", "U0SVCDOCBOT"
 class FakeSlack:
     def __init__(self, usergroups: dict[str, list[str]] | None = None) -> None:
         self.calls: list[dict[str, Any]] = []
-        self.files: dict[str, bytes] = {}
+        self.files: dict[str, bytes] = {}            # file ID → the bytes POSTed to its upload URL
+        self.declared: dict[str, dict[str, Any]] = {}   # file ID → getUploadURLExternal's filename, length
+        self.uploads: list[dict[str, Any]] = []      # completed uploads, in order
         self.usergroups = usergroups or {}
         self.fail: dict[str, str] = {}
         self._ts = 1764600000.000100
@@ -40,7 +48,10 @@ class FakeSlack:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 path = urllib.parse.urlparse(self.path).path
                 if path.startswith("/upload/"):
-                    outer.files[path.rsplit("/", 1)[1]] = raw
+                    fid = path.rsplit("/", 1)[1]
+                    if fid not in outer.declared:  # only URLs this server handed out
+                        return self._send(404, b"not found", "text/plain")
+                    outer.files[fid] = raw
                     return self._send(200, b"OK - %d" % len(raw), "text/plain")
                 ctype = self.headers.get("Content-Type", "")
                 args = json.loads(raw or b"{}") if "json" in ctype else \
@@ -88,11 +99,24 @@ class FakeSlack:
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.usergroups.get(args.get("usergroup", ""), [])}
         if method == "files.getUploadURLExternal":
+            if not args.get("filename") or not str(args.get("length", "")).isdigit():
+                return {"ok": False, "error": "invalid_arguments"}
             fid = f"F{len(self.files) + len(self.calls):08d}"
+            self.declared[fid] = {"filename": args["filename"], "length": int(args["length"])}
             return {"ok": True, "upload_url": f"{self.base}/upload/{fid}", "file_id": fid}
         if method == "files.completeUploadExternal":
             files = json.loads(args["files"]) if isinstance(args.get("files"), str) else args.get("files")
-            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")} for f in files]}
+            if not files or any(f.get("id") not in self.files for f in files):
+                return {"ok": False, "error": "file_not_found"}  # never uploaded to its URL
+            shared = []
+            for f in files:
+                declared, content = self.declared[f["id"]], self.files[f["id"]]
+                self.uploads.append({"id": f["id"], "title": f.get("title", ""), **declared, "content": content,
+                                     "channel_id": args.get("channel_id"), "thread_ts": args.get("thread_ts"),
+                                     "initial_comment": args.get("initial_comment")})
+                shared.append({"id": f["id"], "title": f.get("title") or declared["filename"],
+                               "name": declared["filename"], "size": len(content)})
+            return {"ok": True, "files": shared}
         if method == "respond":
             return {"ok": True}
         return {"ok": False, "error": "unknown_method"}

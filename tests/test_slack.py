@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SA_USER = "system:serviceaccount:svcdoctor:svcdoctor"
 NS = "slack-shop"
 ONCALL, RANDOM, GATED = "C0ONCALL01", "C0RANDOM01", "C0GATED001"
+SHOPS, EVERY = "C0SHOPS001", "C0EVERY001"   # scan: a few namespaces; every namespace
 ALICE, BOB = "U0ALICE001", "U0BOB00001"
 INJECTED = "Readiness probe failed: <!channel> urgent: see <https://evil.example/login|the fix> now"
 
@@ -36,8 +37,9 @@ INJECTED = "Readiness probe failed: <!channel> urgent: see <https://evil.example
 @pytest.fixture(scope="module")
 def cluster(cp, tmp_path_factory):
     """A Service whose pods fail readiness (with an event text that tries to ping the channel),
-    and a kubeconfig with the shipped read-only ServiceAccount ("cp") and a server that
-    accepts connections and never answers ("hang")."""
+    and a kubeconfig with the shipped read-only ServiceAccount ("cp"), a ServiceAccount with
+    no role at all ("norbac": every read is 403), a server that accepts connections and
+    never answers ("hang") and a port nothing listens on ("down")."""
     cp.kubectl("apply", "-f", str(ROOT / "deploy" / "rbac.yaml"))
     if cp.kubectl("get", "namespace", NS, check=False).returncode != 0:
         cp.create_namespace(NS)
@@ -50,18 +52,25 @@ def cluster(cp, tmp_path_factory):
         scenarios.kubelet_event(cp, NS, p["metadata"]["name"], reason="Unhealthy", message=INJECTED,
                                 count=12, span_s=300)
     token = cp.create_token("svcdoctor", "svcdoctor", create_service_account=False)
+    nobody = cp.create_token("svcdoctor", "svcdoctor-no-role")
     hang = socket.socket()
     hang.bind(("127.0.0.1", 0))
     hang.listen(16)  # accepts (the kernel does), never answers
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        down_port = closed.getsockname()[1]  # free once closed: connections are refused
     cluster = {"server": cp.server, "certificate-authority": str(cp.ca_cert)}
     kubeconfig = tmp_path_factory.mktemp("bot") / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "cp",
         "clusters": [{"name": "cp", "cluster": cluster},
-                     {"name": "hang", "cluster": {**cluster, "server": f"https://127.0.0.1:{hang.getsockname()[1]}"}}],
-        "users": [{"name": "bot", "user": {"token": token}}],
+                     {"name": "hang", "cluster": {**cluster, "server": f"https://127.0.0.1:{hang.getsockname()[1]}"}},
+                     {"name": "down", "cluster": {**cluster, "server": f"https://127.0.0.1:{down_port}"}}],
+        "users": [{"name": "bot", "user": {"token": token}}, {"name": "nobody", "user": {"token": nobody}}],
         "contexts": [{"name": "cp", "context": {"cluster": "cp", "user": "bot"}},
-                     {"name": "hang", "context": {"cluster": "hang", "user": "bot"}}]}))
+                     {"name": "norbac", "context": {"cluster": "cp", "user": "nobody"}},
+                     {"name": "hang", "context": {"cluster": "hang", "user": "bot"}},
+                     {"name": "down", "context": {"cluster": "down", "user": "bot"}}]}))
     yield kubeconfig
     hang.close()
 
@@ -118,7 +127,9 @@ class Bot:
 
 ACCESS = {
     "channels": {ONCALL: {"contexts": ["cp", "hang"], "namespaces": [NS]},
-                 GATED: {"contexts": ["cp"], "namespaces": [NS], "usergroups": ["S0ONCALL01"]}},
+                 GATED: {"contexts": ["cp"], "namespaces": [NS], "usergroups": ["S0ONCALL01"]},
+                 SHOPS: {"contexts": ["cp", "norbac", "down"], "namespaces": ["shop", NS, "no-such-namespace"]},
+                 EVERY: {"contexts": ["cp"], "namespaces": ["*"]}},
     "limits": {"per_user": 20, "per_seconds": 60, "concurrent": 2, "timeout": 20},
 }
 
@@ -214,6 +225,10 @@ def test_mention_in_a_thread_answers_there_once(bot, fake):
     ("diagnose svc/orders -n kube-system", ONCALL, ALICE, "may not diagnose namespace 'kube-system'"),
     (f"diagnose svc/orders -n {NS} --context prod", ONCALL, ALICE, "may not diagnose context 'prod'"),
     (f"diagnose svc/orders -n {NS}", GATED, BOB, "not among the users allowed"),
+    ("scan -n kube-system", SHOPS, ALICE, "may not diagnose namespace 'kube-system'"),
+    ("scan -A", SHOPS, ALICE, "may not scan all namespaces (`-A`)"),
+    ("scan -n shop", RANDOM, ALICE, "not enabled for this channel"),
+    ("scan svc/web-api -n shop", SHOPS, ALICE, "scan takes a namespace, not a Service"),
 ])
 def test_refusals_are_ephemeral_and_read_nothing(bot, fake, cp, text, channel, user, needle):
     before = len(cp.audit_events(user=SA_USER))
@@ -321,6 +336,83 @@ def test_summarize_button_with_an_llm(tmp_path, fake, cluster):
             assert "\\u003c!channel\\u003e urgent" in user  # the event text went as data
         finally:
             b.stop()
+
+
+# --- scan: every Service of a namespace, through svcdoctor.scan -----------------------------------
+
+@pytest.fixture(scope="module")
+def shop(cp):
+    """Namespace shop with the selector-typo scenario: web-api selects no pod."""
+    scenarios.run(cp, scenarios.BY_NAME["selector-typo"])
+    return "shop"
+
+
+def test_scan_answers_with_a_summary_and_the_json(bot, fake, cp, shop):
+    before = len(cp.audit_events(user=SA_USER))
+    assert bot.send(slash(fake, "scan -n shop", channel=SHOPS, user=ALICE))[0] == 200
+    (parent,) = fake.wait_for("chat.postMessage")
+    assert parent["channel"] == SHOPS and parent["text"].startswith("Scanning namespace shop (context cp)")
+    update = _update(fake)
+    blocks_, text = update["blocks"], _texts(update["blocks"])
+    assert violations(blocks_) == [] and update["ts"] == fake.of("chat.update")[0]["ts"]
+    assert update["text"].startswith("svcdoctor scan of namespace shop: ")
+    assert blocks_[0]["type"] == "header" and "broken in namespace shop" in blocks_[0]["text"]["text"]
+    assert "*shop/web-api* `selector-matches-no-pods`" in text           # ranked, with its root cause
+    assert "```svcdoctor diagnose svc/web-api -n shop```" in text
+    assert "could not verify" in text and "context cp · svcdoctor" in text
+    # the full JSON, uploaded in the parent's thread through the three-step external upload
+    (done,) = fake.wait_for("files.completeUploadExternal")
+    (upload,) = fake.uploads
+    assert (done["channel_id"], done["thread_ts"]) == (SHOPS, update["ts"])
+    assert upload["filename"] == upload["title"] == "svcdoctor-scan-shop.json"
+    assert upload["length"] == len(upload["content"]) and "--baseline svcdoctor-scan-shop.json" in upload["initial_comment"]
+    doc = json.loads(upload["content"])
+    assert doc["schema"] == "svcdoctor.scan/v1" and doc["scope"] == "namespace shop" and doc["complete"]
+    services = {s["target"]: s for s in doc["services"]}
+    assert "shop/web-api" in services and all(t.startswith("shop/") for t in services)
+    assert "selector-matches-no-pods" in [f["id"] for f in services["shop/web-api"]["findings"]]
+    assert doc["summary"]["brokenServices"] >= 1 and doc["summary"]["critical"] >= 1
+    # one audit line; the scan only read, as the shipped read-only ServiceAccount
+    line = bot.wait(lambda entry: entry.get("command") == "scan")
+    assert (line["user"], line["channel"], line["target"], line["context"], line["outcome"]) == \
+        (ALICE, SHOPS, "namespace shop", "cp", "critical")
+    assert "shop/web-api" in line["broken"] and "selector-matches-no-pods" in line["findings"]
+    requests = cp.audit_events(user=SA_USER)[before:]
+    assert requests and {e["verb"] for e in requests} <= {"get", "list"}
+    assert "xoxb-test-bot-token" not in "".join(bot.stderr) + upload["content"].decode()
+
+
+def test_scan_all_namespaces_by_mention_in_a_thread(bot, fake, shop):
+    body = mention("scan -A", channel=EVERY, user=BOB, event_id="Ev0SCANALL1", thread_ts="1764500000.000300")
+    assert bot.send(body, "application/json")[0] == 200
+    (reply,) = fake.wait_for("chat.postMessage")
+    assert reply["thread_ts"] == "1764500000.000300" and reply["text"].startswith("Scanning all namespaces")
+    text = _texts(_update(fake)["blocks"])
+    assert "*By namespace*" in text and "`shop`" in text and f"`{NS}`" in text
+    fake.wait_for("files.completeUploadExternal")
+    (upload,) = fake.uploads
+    assert upload["thread_ts"] == "1764500000.000300" and upload["filename"] == "svcdoctor-scan-all-namespaces.json"
+    doc = json.loads(upload["content"])
+    assert doc["scope"] == "all namespaces" and {"shop", NS} <= {n["namespace"] for n in doc["namespaces"]}
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("scan -n no-such-namespace", "svcdoctor could not scan namespace no-such-namespace: namespace "
+                                  "'no-such-namespace' not found"),
+    ("scan -n shop --context norbac", "svcdoctor could not scan namespace shop: not allowed to list Services "
+                                      "in namespace shop"),
+    ("scan -n shop --context down", "svcdoctor could not scan namespace shop: cannot reach the API server at "
+                                    "https://127.0.0.1:"),
+])
+def test_scan_errors_are_one_line_in_the_thread(bot, fake, shop, text, needle):
+    bot.send(slash(fake, text, channel=SHOPS, user=ALICE))
+    update = _update(fake)
+    assert update["text"].startswith(needle) and "\n" not in update["text"], update["text"]
+    assert update["blocks"][0]["text"]["text"].startswith(":warning: " + needle)
+    line = bot.wait(lambda entry: entry.get("command") == "scan")
+    assert line["outcome"] == "error" and line["counts"] == {}
+    time.sleep(0.5)
+    assert fake.of("files.getUploadURLExternal") == [] and fake.uploads == []
 
 
 # --- deploying it ------------------------------------------------------------------------------

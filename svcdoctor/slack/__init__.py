@@ -1,8 +1,9 @@
-"""The Slack chatops bot: a thin adapter over the CLI's own collect + diagnose path.
+"""The Slack chatops bot: a thin adapter over the CLI's own diagnose and scan paths.
 
-Modules: commands (what a user may ask), access (who may diagnose what; rate limits),
-blocks (the report as Block Kit, within Slack's limits, cluster text made inert), bot (the
-request → diagnosis → message flow, bounded), app (slack-bolt wiring, Socket Mode or HTTP,
+Modules: commands (what a user may ask: diagnose, scan), access (who may diagnose or scan
+what; rate limits), blocks (the report as Block Kit, within Slack's limits, cluster text made
+inert), scanreply (a scan's summary as Block Kit and its JSON file), bot (the request →
+diagnosis or scan → message flow, bounded), app (slack-bolt wiring, Socket Mode or HTTP,
 health checks). ``svcdoctor slack`` runs it; deploy/slack/ has the app manifest and the
 in-cluster manifests.
 """

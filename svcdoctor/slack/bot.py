@@ -12,8 +12,8 @@ Summarize adds the optional LLM summary.
 ``/svcdoctor scan -n shop`` takes the same steps through ``svcdoctor.scan.live`` (the CLI's
 scan, probes off): the message is the summary (scanreply) and the file the scan's JSON.
 
-Each request is logged as one JSON line (who, channel, target, context, outcome, duration);
-tokens are never logged or echoed.
+Each request is logged as one JSON line (who, channel, target, context, outcome, duration;
+a scan adds its counts and broken Services); tokens are never logged or echoed.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def message(a: Assessment, *, footer: str) -> dict[str, Any]:
                             f"{blocks.code(command)}\n(or `/{inert(command)}` in the channel)"))
     namespaces = a.by_namespace()
     if len(namespaces) > 1:
-        rows = [f"`{inert(ns)}` {row['services']} Services: {row['critical']} critical, {row['warning']} warning, "
+        rows = [f"`{inert(ns)}` {_n(row['services'], 'Service')}: {row['critical']} critical, {row['warning']} warning, "
                 f"{row['ok']} ok" for ns, row in namespaces[:SHOWN]]
         if len(namespaces) > SHOWN:
             rows.append(f"_… and {len(namespaces) - SHOWN} more namespaces (in the file)_")
@@ -65,7 +65,7 @@ def message(a: Assessment, *, footer: str) -> dict[str, Any]:
             lines.append(f"_… and {len(notes) - NOTES} more (in the file)_")
         out += _packed(":warning: *Not everything was diagnosed*", lines)
     out.append(_context(inert(footer)))
-    text = (f"svcdoctor scan of {scope}: {len(broken)} of {c['services']} Services broken "
+    text = (f"svcdoctor scan of {scope}: {len(broken)} of {_n(c['services'], 'Service')} broken "
             f"({c['critical']} critical, {c['warning']} warning findings)"
             + ("; incomplete" if r.interrupted or r.not_diagnosed or r.missing else ""))
     return {"text": text, "blocks": out}
@@ -82,7 +82,7 @@ def _header(a: Assessment, broken: list[ServiceOutcome]) -> dict[str, Any]:
     worst = broken[0].worst if broken else None   # broken() ranks critical first
     mark = MARK[worst] if worst else ":white_check_mark:"
     if broken:
-        title = f"{len(broken)} of {n} Services broken in {r.scope}"
+        title = f"{len(broken)} of {_n(n, 'Service')} broken in {r.scope}"
     elif n:
         title = f"No broken Service in {r.scope} ({n} scanned)"
     else:
@@ -91,6 +91,10 @@ def _header(a: Assessment, broken: list[ServiceOutcome]) -> dict[str, Any]:
         mark, title = ":warning:", title + " (incomplete)"
     return {"type": "header", "text": {"type": "plain_text", "emoji": True,
                                        "text": blocks.cut(f"{mark} {title}", blocks.MAX_HEADER)}}
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _line(s: ServiceOutcome) -> str:
