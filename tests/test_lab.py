@@ -54,6 +54,18 @@ def test_lab_scenario(lab_cp, name):
             # probe findings cite the target, the outcome and the latency
             assert probes and all({"target", "outcome", "latencyMs"} <= set(r) for r in probes), f
     assert not [f for f in report["findings"] if f["id"] == "could-not-verify" and "probe" in f["explanation"]]
+    # a scan with --probe finds the same (latencies differ from run to run, the rest not)
+    mine = next(s for s in scan(lab, cp, sc)["services"] if s["target"] == f"{sc.namespace}/{sc.svc_name}")
+    same = lambda doc: [(f["id"], f["severity"], f["subject"], f["caused_by"]) for f in doc["findings"]]  # noqa: E731
+    assert same(mine) == same(report)
+
+
+def scan(lab, cp, sc) -> dict:
+    env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig), "NO_COLOR": "1"}
+    proc = lab.run([cli(), "scan", "-n", sc.namespace, "--probe", "-o", "json", "--no-progress",
+                    "--probe-timeout", lab_scenarios.PROBE_TIMEOUT], env=env)
+    assert "Traceback" not in proc.stderr and proc.returncode in (0, 1, 2), proc.stderr
+    return json.loads(proc.stdout)
 
 
 def test_consequences_link_to_their_root(lab_cp):

@@ -313,3 +313,18 @@ def test_ctrl_c_on_the_cli_stops_cleanly(tmp_path):
     assert doc["interrupted"] is True and doc["complete"] is False
     assert 0 < len(doc["services"]) < 3000
     assert len(doc["services"]) + len(doc["notDiagnosed"]) == 3000
+
+
+def test_a_dump_missing_a_kind_is_could_not_verify_never_missing(tmp_path, crowded):
+    """kubectl output without pods (someone ran `kubectl get svc,endpointslices -A`): no
+    Service is said to match no pods; each says it could not verify that."""
+    doc = json.loads(crowded.read_text())
+    doc["items"] = [i for i in doc["items"] if i["kind"] in ("Service", "EndpointSlice", "Node")]
+    dump = as_kubectl_list(doc["items"], tmp_path / "no-pods.json")
+    result = scan.offline(dump, Scope())
+    assert len(result.reports) >= 100
+    for report in result.reports:
+        assert not [f for f in report.findings if f.id in ("selector-matches-no-pods", "no-ready-endpoints")]
+        if any(i["kind"] == "Service" and i["spec"].get("selector") and
+               f"{i['metadata']['namespace']}/{i['metadata']['name']}" == report.target for i in doc["items"]):
+            assert any("Pod" in f.explanation or "pods" in f.explanation for f in report.could_not_verify), report.target
