@@ -208,7 +208,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
     s = sub.add_parser("slack", help="run the Slack bot (pip install 'svcdoctor[slack]')",
                        description="Answer /svcdoctor and @svcdoctor in Slack with the same diagnosis as "
-                       "`svcdoctor diagnose`. Socket Mode by default (SLACK_APP_TOKEN, SLACK_BOT_TOKEN); "
+                       "`svcdoctor diagnose` (and `scan -n NS` as `svcdoctor scan`). Socket Mode by default (SLACK_APP_TOKEN, SLACK_BOT_TOKEN); "
                        "--http serves POST /slack/events (SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN). "
                        "GET /healthz and /readyz are served on --port in both modes.")
     s.add_argument("--access", required=True, metavar="FILE",

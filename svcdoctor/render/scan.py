@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from typing import Callable, TextIO
 
@@ -25,7 +26,8 @@ def _headline(a: Assessment) -> str:
     r, c = a.result, a.counts()
     where = f"{r.scope} — {r.source}"
     reqs = f", {r.requests} API requests" if r.requests else ""
-    return f"svcdoctor scan: {where}\n{c['services']} Services in {r.seconds:.1f}s{reqs}"
+    n = c["services"]
+    return f"svcdoctor scan: {where}\n{n} Service{'' if n == 1 else 's'} in {r.seconds:.1f}s{reqs}"
 
 
 def _tally(a: Assessment) -> str:
@@ -47,12 +49,12 @@ def _root(s: ServiceOutcome) -> str:
             + (f" [{state}]" if state else ""))
 
 
-def _diagnose_cmd(target: str) -> str:
+def diagnose_command(target: str) -> str:
     ns, _, name = target.partition("/")
     return f"svcdoctor diagnose svc/{name} -n {ns}"
 
 
-def _notes(a: Assessment) -> list[str]:
+def notes(a: Assessment) -> list[str]:
     r = a.result
     out = []
     if r.interrupted:
@@ -90,7 +92,7 @@ def text(a: Assessment, out: TextIO) -> None:
         con.print(t)
         if len(broken) > SHOWN:
             con.print(Text(f"… and {len(broken) - SHOWN} more (-o json lists every one)"))
-        con.print(Text(f"Full report of one: {_diagnose_cmd(broken[0].target)}"))
+        con.print(Text(f"Full report of one: {diagnose_command(broken[0].target)}"))
     else:
         con.print(Text("No Service has a warning or critical finding.", style="bold green"))
     namespaces = a.by_namespace()
@@ -102,10 +104,10 @@ def text(a: Assessment, out: TextIO) -> None:
         for ns, row in namespaces:
             t.add_row(Text(ns), *(str(row[k]) for k in ("services", "critical", "warning", "ok")))
         con.print(t)
-    notes = _notes(a)
-    if notes:
+    lines = notes(a)
+    if lines:
         con.print()
-        for n in notes:
+        for n in lines:
             con.print(Text(n))
     out.write(_TRAILING.sub(r"\1", buf.getvalue()))
 
@@ -124,7 +126,7 @@ def markdown(a: Assessment, out: TextIO) -> None:
             out.write(f"| {s.worst.value if s.worst else ''} | `{_md(s.target)}` | {_md(_root(s))} |\n")
         if len(broken) > SHOWN:
             out.write(f"\n… and {len(broken) - SHOWN} more (`-o json` lists every one).\n")
-        out.write(f"\nFull report of one: `{_diagnose_cmd(broken[0].target)}`\n")
+        out.write(f"\nFull report of one: `{diagnose_command(broken[0].target)}`\n")
     else:
         out.write("No Service has a warning or critical finding.\n")
     namespaces = a.by_namespace()
@@ -132,9 +134,17 @@ def markdown(a: Assessment, out: TextIO) -> None:
         out.write("\n## By namespace\n\n| Namespace | Services | Critical | Warning | OK |\n|---|---:|---:|---:|---:|\n")
         for ns, row in namespaces:
             out.write(f"| `{_md(ns)}` | {row['services']} | {row['critical']} | {row['warning']} | {row['ok']} |\n")
-    notes = _notes(a)
-    if notes:
-        out.write("\n## Notes\n\n" + "".join(f"- {_md(n)}\n" for n in notes))
+    lines = notes(a)
+    if lines:
+        out.write("\n## Notes\n\n" + "".join(f"- {_md(n)}\n" for n in lines))
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _x(text: str) -> str:
+    """Cluster text as XML 1.0 allows it: an event message may hold control characters."""
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def junit(a: Assessment, out: TextIO) -> None:
@@ -149,8 +159,8 @@ def junit(a: Assessment, out: TextIO) -> None:
         failing = [f for f in s.findings if f.severity != Severity.INFO
                    and (not a.baseline or s.state.get(id(f)) == "new")]
         for f in failing:
-            el = ET.SubElement(case, "failure", type=f.severity.value, message=f"{f.id}: {f.title}")
-            el.text = "\n".join([f.explanation, *(f"$ {x.command}" if x.command else x.text for x in f.fix)])
+            el = ET.SubElement(case, "failure", type=f.severity.value, message=_x(f"{f.id}: {f.title}"))
+            el.text = _x("\n".join([f.explanation, *(f"$ {x.command}" if x.command else x.text for x in f.fix)]))
         failures += bool(failing)
         quiet = [f for f in s.findings if f not in failing]
         lines = [f"{f.severity.value} {f.id}: {f.title}" + (f" [{s.state[id(f)]}]" if id(f) in s.state else "")
@@ -158,11 +168,11 @@ def junit(a: Assessment, out: TextIO) -> None:
         lines += [f"suppressed {f.id}: {f.title} ({rule.reason})" for f, rule in s.suppressed]
         lines += [f"could not verify: {f.title}" for f in s.report.could_not_verify]
         if lines:
-            ET.SubElement(case, "system-out").text = "\n".join(lines)
+            ET.SubElement(case, "system-out").text = _x("\n".join(lines))
     for t, why in r.not_diagnosed:
         ns, _, name = t.partition("/")
         case = ET.SubElement(suite, "testcase", classname=f"svcdoctor.{ns}", name=name, time="0")
-        ET.SubElement(case, "error", type="not-diagnosed", message=why)
+        ET.SubElement(case, "error", type="not-diagnosed", message=_x(why))
         errors += 1
     suite.set("tests", str(len(a.services) + len(r.not_diagnosed)))
     suite.set("failures", str(failures))

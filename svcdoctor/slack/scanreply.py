@@ -19,7 +19,7 @@ from typing import Any
 
 from ..findings import Severity
 from ..redact import mask_text, redact_external
-from ..render.scan import _diagnose_cmd, _notes
+from ..render.scan import diagnose_command, notes
 from ..scan.outcome import Assessment, ServiceOutcome
 from . import blocks
 
@@ -48,7 +48,7 @@ def message(a: Assessment, *, footer: str) -> dict[str, Any]:
         if len(broken) > SHOWN:
             lines.append(f"_… and {len(broken) - SHOWN} more: every one is in the file_")
         out += _packed(f"*Broken Services ({len(broken)})*, root cause first", lines)
-        command = _diagnose_cmd(broken[0].target)
+        command = diagnose_command(broken[0].target)
         out.append(_section(f"*The whole story of `{inert(broken[0].target)}`*, with its fix:\n"
                             f"{blocks.code(command)}\n(or `/{inert(command)}` in the channel)"))
     namespaces = a.by_namespace()
@@ -58,11 +58,11 @@ def message(a: Assessment, *, footer: str) -> dict[str, Any]:
         if len(namespaces) > SHOWN:
             rows.append(f"_… and {len(namespaces) - SHOWN} more namespaces (in the file)_")
         out += _packed("*By namespace*", rows)
-    notes = _notes(a)
-    if notes:
-        lines = [blocks.cut(inert(n), MAX_LINE) for n in notes[:NOTES]]
-        if len(notes) > NOTES:
-            lines.append(f"_… and {len(notes) - NOTES} more (in the file)_")
+    said = notes(a)
+    if said:
+        lines = [blocks.cut(inert(n), MAX_LINE) for n in said[:NOTES]]
+        if len(said) > NOTES:
+            lines.append(f"_… and {len(said) - NOTES} more (in the file)_")
         out += _packed(":warning: *Not everything was diagnosed*", lines)
     out.append(_context(inert(footer)))
     text = (f"svcdoctor scan of {scope}: {len(broken)} of {_n(c['services'], 'Service')} broken "
