@@ -187,8 +187,7 @@ class Evidence:
         sel = self.selector
         if not sel:
             return []
-        return [p for p in self.namespace_pods
-                if kube.selector_matches(sel, kube.labels(p)) and not kube.pod_finished(p)]
+        return [p for p in self.pods_matching(sel, self.target.namespace) if not kube.pod_finished(p)]
 
     @cached_property
     def other_namespace_pods(self) -> list[Obj]:
@@ -196,12 +195,33 @@ class Evidence:
         sel = self.selector
         if not sel:
             return []
-        return [p for p in self.of_kind("Pod") if kube.namespace(p) != self.target.namespace
-                and kube.selector_matches(sel, kube.labels(p)) and not kube.pod_finished(p)]
+        return [p for p in self.pods_matching(sel) if kube.namespace(p) != self.target.namespace
+                and not kube.pod_finished(p)]
 
-    @cached_property
+    def pods_matching(self, selector: dict[str, str], namespace: str | None = None) -> list[Obj]:
+        """Pods (finished ones too) whose labels hold every pair of ``selector``, in item
+        order; in ``namespace``, or in all of them. Through an index of pods by label:
+        a scan asks this of every Service."""
+        if not selector or not all(isinstance(v, str) for v in selector.values()):
+            return [p for p in self.of_kind("Pod", namespace) if kube.selector_matches(selector, kube.labels(p))]
+        index = self.shared_value("pods_by_label", self._pods_by_label)
+        lists = [index.get((namespace, k, v), ()) for k, v in selector.items()]
+        shortest = min(lists, key=len)
+        return [p for p in shortest if kube.selector_matches(selector, kube.labels(p))]
+
+    def _pods_by_label(self) -> dict[tuple[str | None, str, str], list[Obj]]:
+        out: dict[tuple[str | None, str, str], list[Obj]] = {}
+        for p in self.of_kind("Pod"):
+            ns = kube.namespace(p)
+            for k, v in kube.labels(p).items():
+                if isinstance(v, str):
+                    out.setdefault((ns, k, v), []).append(p)
+                    out.setdefault((None, k, v), []).append(p)
+        return out
+
+    @property
     def nodes(self) -> dict[str, Obj]:
-        return {kube.name(n): n for n in self.of_kind("Node")}
+        return self.shared_value("nodes", lambda: {kube.name(n): n for n in self.of_kind("Node")})
 
     def events_for(self, kind: str, name: str, namespace: str | None = None) -> list[Obj]:
         """Events about one object, oldest first (by last time seen)."""

@@ -328,7 +328,7 @@ def finished_pods(ev: Evidence) -> Iterator[Finding]:
     sel = ev.selector
     if not sel or kube.service_type(ev.service) == "ExternalName" or not ev.was_collected("Pod"):
         return
-    done = [p for p in ev.namespace_pods if kube.pod_finished(p) and kube.selector_matches(sel, kube.labels(p))]
+    done = [p for p in ev.pods_matching(sel, ev.target.namespace) if kube.pod_finished(p)]
     if not done:
         return
     owners = sorted({kube.workload(p) for p in done})
