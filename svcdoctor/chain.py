@@ -62,3 +62,20 @@ def diagnose_chain(front: Evidence, backend_evidence: Callable[[str, str], Evide
         note = compare(front.probe_results, report.findings + [f for b in report.backends for f in b.findings])
         report.probes = f"{describe_probes(front)} — {note}" if note else describe_probes(front)
     return report
+
+
+def live(kind: str, name: str, namespace: str | None, *, context: str | None = None,
+         kubeconfig: str | None = None, timeout: float | None = None, probe: Any = None,
+         cloud: Any = None, run: Callable[[Evidence], Any]) -> tuple[Any, Evidence]:
+    """An L7 target from the cluster: its front, then each backend Service as ``diagnose``
+    reads it (the CLI and the MCP server both come here)."""
+    from . import collect
+
+    front = collect.front(kind, name, namespace, context=context, kubeconfig=kubeconfig,
+                          timeout=timeout, probe=probe)
+
+    def backend(n: str, ns: str) -> Evidence:
+        return collect.live(n, ns, context=context, kubeconfig=kubeconfig, timeout=timeout,
+                            probe=probe, cloud=cloud)
+    report = diagnose_chain(front, backend, run)
+    return report, front

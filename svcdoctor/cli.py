@@ -204,6 +204,28 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
     _add_scan(sub)
 
+    m = sub.add_parser("mcp", help="serve the diagnosis to AI agents over MCP (pip install 'svcdoctor[mcp]')",
+                       description="A Model Context Protocol server with read-only tools (diagnose_service, "
+                       "diagnose_ingress, diagnose_route, diagnose_url, scan, explain_finding, list_finding_ids), "
+                       "a resource per finding ID and a diagnose-service prompt. stdio by default; --http serves "
+                       "Streamable HTTP at /mcp, bearer token required. Calls are logged to stderr.")
+    m.add_argument("--http", action="store_true", help="Streamable HTTP instead of stdio")
+    m.add_argument("--host", default="127.0.0.1", help="address to listen on with --http (default 127.0.0.1)")
+    m.add_argument("--port", type=int, default=8765, help="port with --http (default 8765)")
+    m.add_argument("--allowed-host", action="append", default=[], metavar="HOST:PORT",
+                   help="a Host header to accept (required with a --host that is not loopback); repeatable")
+    m.add_argument("--token-file", metavar="FILE",
+                   help="file holding the bearer token HTTP clients must send (default $SVCDOCTOR_MCP_TOKEN)")
+    m.add_argument("--access", metavar="FILE",
+                   help="allow-list of contexts and namespaces, in the Slack bot's access file format "
+                   "(the entry named by --access-entry)")
+    m.add_argument("--access-entry", default="mcp", metavar="NAME",
+                   help="which entry of the --access file applies (default: mcp)")
+    m.add_argument("--kubeconfig", help="kubeconfig (default: KUBECONFIG, ~/.kube/config, or in-cluster)")
+    m.add_argument("--request-timeout", type=_duration, metavar="DURATION", help="per API request")
+    m.add_argument("--from", dest="source", metavar="PATH",
+                   help="serve a recording, kubectl output or cluster-info dump instead of a cluster")
+
     sub.add_parser("plugins", help="list loaded plugins, their hooks and checks")
 
     s = sub.add_parser("slack", help="run the Slack bot (pip install 'svcdoctor[slack]')",
@@ -315,6 +337,8 @@ def _run(parser: argparse.ArgumentParser, argv: list[str], out: TextIO) -> int:
         return _slack(args)
     if args.command == "scan":
         return _scan(args, out)
+    if args.command == "mcp":
+        return _mcp(args)
     if args.command == "demo":
         if args.list:
             for name, entry in sorted(demo.bundled().items()):
@@ -408,13 +432,12 @@ def _diagnose_chain(args: argparse.Namespace, kind: str, name: str, namespace: s
         if not _cluster_configured(args):
             raise ClusterError("no cluster configured: no kubeconfig (KUBECONFIG, ~/.kube/config) and "
                                "not running in a pod; use --kubeconfig, or --from FILE for offline input")
-        options = _probe_options(args)
-        front = collect.front(kind, name, namespace, context=args.context, kubeconfig=args.kubeconfig,
-                              timeout=args.request_timeout, probe=options)
-
-        def backend(n: str, ns: str) -> Evidence:
-            return collect.live(n, ns, context=args.context, kubeconfig=args.kubeconfig,
-                                timeout=args.request_timeout, probe=options, cloud=_cloud_options(args))
+        playbooks = Playbooks.load(args.playbooks)
+        report, front = chain.live(kind, name, namespace, context=args.context, kubeconfig=args.kubeconfig,
+                                   timeout=args.request_timeout, probe=_probe_options(args),
+                                   cloud=_cloud_options(args),
+                                   run=lambda ev: diagnose(ev, playbooks=playbooks, disable=args.disable))
+        return _emit(report, front, args, out)
     playbooks = Playbooks.load(args.playbooks)
     report = chain.diagnose_chain(front, backend, lambda ev: diagnose(ev, playbooks=playbooks,
                                                                       disable=args.disable))
@@ -555,6 +578,35 @@ def _progress(args: argparse.Namespace) -> Any:
             if task is not None:
                 p.stop()
     return bar()
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    try:
+        from .mcp_server import serve
+        from .mcp_server.server import build
+        from .mcp_server.tools import Tools
+    except ImportError as exc:
+        raise UsageError(f"svcdoctor mcp needs the MCP SDK: pip install 'svcdoctor[mcp]' ({exc})") from None
+    policy = None
+    if args.access:
+        from .slack.access import load
+
+        policy = load(args.access)
+        if args.access_entry not in policy.channels:
+            raise UsageError(f"access file {args.access}: no entry {args.access_entry!r} under channels "
+                             f"(--access-entry names it)")
+    if args.source and not Path(args.source).exists():
+        raise UsageError(f"--from {args.source}: no such file or directory")
+    server = build(Tools(kubeconfig=args.kubeconfig, request_timeout=args.request_timeout, policy=policy,
+                         entry=args.access_entry, source=args.source))
+    if args.http:
+        if not 0 < args.port < 65536:
+            raise UsageError(f"--port {args.port}: not a port number")
+        serve.http(server, args.host, args.port, serve.token(args.token_file),
+                   serve.allowed_hosts(args.host, args.port, args.allowed_host))
+    else:
+        serve.stdio(server)
+    return 0
 
 
 def _plugins(out: TextIO) -> int:
