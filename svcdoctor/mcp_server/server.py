@@ -106,15 +106,14 @@ def build(tools: Tools, playbooks: Optional[Playbooks] = None) -> MCPServer:
           "never requested; with probe, only the Ingress / Gateway status addresses are.")
     def diagnose_url(url: Annotated[str, Field(description="http(s)://host/path", max_length=2048)],
                      context: Context = None, probe: Probe = False) -> shape.ReportOut:
-        from ..target import parse_target
-
-        kind, parsed = parse_target(url)
-        if kind != "URL":
-            raise SvcdoctorError(f"{url!r} is not an http:// or https:// URL")
+        from ..errors import UsageError
         from ..l7 import urls
 
-        urls.parse(parsed)
-        return tools.diagnose_front("URL", None, parsed, context, probe)
+        url = url.strip()
+        if not url.lower().startswith(("http://", "https://")):
+            raise UsageError(f"{url[:200]!r} is not an http:// or https:// URL")
+        urls.parse(url)
+        return tools.diagnose_front("URL", None, url, context, probe)
 
     @tool("scan", "Scan Services",
           "Every Service of a namespace (or all namespaces): counts by severity and the broken Services "
