@@ -147,3 +147,15 @@ def test_extras_are_declared():
     assert extras["llm"][0].startswith("openai")
     for part in ("llm", "slack", "aws", "mcp"):
         assert part in extras["all"][0]
+
+
+def test_installed_scan_and_mcp_without_its_extra(installed, tmp_path):
+    """`svcdoctor scan` on the core install; `svcdoctor mcp` says which extra it needs."""
+    rec = yaml.safe_load((PKG / "recordings" / "readiness-failing.yaml").read_text())
+    listing = tmp_path / "kubectl.json"
+    listing.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": rec["items"]}))
+    proc = run(installed, "svcdoctor", "scan", "--from", str(listing), "-o", "junit")
+    assert proc.returncode == 2 and 'name="invoices"' in proc.stdout and "<failure" in proc.stdout, proc.stderr
+    mcp = run(installed, "svcdoctor", "mcp")
+    assert mcp.returncode == 3 and "pip install 'svcdoctor[mcp]'" in mcp.stderr
+    assert "Traceback" not in mcp.stderr and len(mcp.stderr.strip().splitlines()) == 1
