@@ -19,6 +19,15 @@ source line) and wall time of each L7 scenario's `diagnose svc/NAME`, of a Servi
 routes to, and of the ingress/, httproute/ and URL targets (the README's budget table).
 
     python scripts/bench.py l7-requests
+
+scan: `svcdoctor scan -A` on a control plane of 100 kwok nodes, 4,000 pods and 500
+Services (some broken on purpose) against `kubectl get svc,endpointslices,pods,events,nodes
+-A -o json`: wall time (goal <= 1.5 x), API requests, peak memory against the JSON's size
+(goal <= 4 x), requests after 100 more Services (unchanged but for 500-object pages), a
+cProfile of the in-process scan, and `scan --from` a 10 x synthetic dump against the 1 x
+one (goal <= 11 x). The code is in scripts/bench_scan.py; `--help` lists the sizes.
+
+    python scripts/bench.py scan [--pods 4000] [--services 500] [--nodes 100]
 """
 
 from __future__ import annotations
@@ -120,6 +129,11 @@ def main() -> int:
     if sys.argv[1:2] == ["l7-requests"]:
         l7_requests()
         return 0
+    if sys.argv[1:2] == ["scan"]:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import bench_scan
+
+        return bench_scan.main(sys.argv[2:])
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--recording", default=str(ROOT / "svcdoctor" / "recordings" / "selector-typo.yaml"))
