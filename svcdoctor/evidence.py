@@ -80,6 +80,7 @@ class Evidence:
     def retarget(self, target: Target) -> "Evidence":
         """The same objects seen from another target (a scan's next Service): what does
         not depend on the target (``shared``: the index, events by object...) is shared."""
+        self.shared["scope"] = True  # many Services will ask the same: worth indexing
         ev = dataclasses.replace(
             self, target=target, collected=set(self.collected), gaps=list(self.gaps),
             probes=list(self.probes), absent=set(self.absent), lb_implementations=[],
@@ -87,6 +88,21 @@ class Evidence:
             service_namespaces=None if self.service_namespaces is None else set(self.service_namespaces),
             shared=self.shared)
         return ev
+
+    def extend(self, objs: list[Obj]) -> None:
+        """Add objects (a live diagnosis' next round of reads): the index grows with them,
+        every other derived value is computed afresh when next asked."""
+        index = self.shared.get("index")
+        self.items.extend(objs)
+        self.shared.clear()
+        for key in _CACHED:
+            self.__dict__.pop(key, None)
+        if index is not None:
+            for o in objs:
+                by_ns = index.setdefault(o.get("kind"), {None: []})
+                by_ns[None].append(o)
+                by_ns.setdefault(kube.namespace(o), []).append(o)
+            self.shared["index"] = index
 
     def shared_value(self, key: str, compute: Any) -> Any:
         """``compute()`` once per set of objects: a scan's Services share the answer.
@@ -202,7 +218,8 @@ class Evidence:
         """Pods (finished ones too) whose labels hold every pair of ``selector``, in item
         order; in ``namespace``, or in all of them. Through an index of pods by label:
         a scan asks this of every Service."""
-        if not selector or not all(isinstance(v, str) for v in selector.values()):
+        if not selector or not all(isinstance(v, str) for v in selector.values()) or "scope" not in self.shared:
+            # One diagnosis asks a few times: a pass over the pods is cheaper than an index.
             return [p for p in self.of_kind("Pod", namespace) if kube.selector_matches(selector, kube.labels(p))]
         index = self.shared_value("pods_by_label", self._pods_by_label)
         lists = [index.get((namespace, k, v), ()) for k, v in selector.items()]
@@ -270,3 +287,7 @@ class Evidence:
         if when is None:
             return "?"
         return kube.format_age((self.observed_at - when).total_seconds())
+
+
+# Evidence's per-target derived values, dropped when objects are added.
+_CACHED = tuple(k for k, v in vars(Evidence).items() if isinstance(v, cached_property))

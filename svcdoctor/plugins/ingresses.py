@@ -60,8 +60,9 @@ def _where(r: BackendRef) -> str:
 def check_backends(ev: Evidence) -> Iterator[Finding]:
     """ingress-backend-not-found / ingress-backend-port-not-found, computed (ingress-nginx
     logs nothing for a port that matches no Service port: the upstream is just empty)."""
-    running = _controllers(ev)
-    for r in _ingress_refs(ev):
+    refs = _ingress_refs(ev)
+    running = _controllers(ev) if refs else []
+    for r in refs:
         ing = r.owner
         base = {"ingress": kube.name(ing), "ingress_namespace": r.namespace, "backend_service": r.name,
                 "where": _where(r), "pointer": r.pointer}
@@ -111,8 +112,9 @@ def check_class(ev: Evidence) -> Iterator[Finding]:
     if not ev.was_collected("IngressClass") or not controllers_visible(ev):
         return
     ing_classes = ev.of_kind("IngressClass")
-    running = _controllers(ev)
-    for ing in _ingresses(ev):
+    ingresses = list(_ingresses(ev))
+    running = _controllers(ev) if ingresses else []
+    for ing in ingresses:
         if classes.claimants(ing, ing_classes, running):
             continue
         claim = classes.claim(ing, ing_classes)

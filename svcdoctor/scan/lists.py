@@ -47,7 +47,7 @@ def slim(objs: list[Obj]) -> list[Obj]:
     """Drop managedFields (but the Services': MetalLB's check dates their status updates)
     and kubectl's last-applied copy of the object, in place."""
     for o in objs:
-        meta = o.get("metadata")
+        meta = o.get("metadata") if isinstance(o, dict) else None
         if not isinstance(meta, dict):
             continue
         if o.get("kind") != "Service":
@@ -100,7 +100,9 @@ class ScopeClient:
         if isinstance(answer, Forbidden):
             raise Forbidden(what, answer.message)
         if isinstance(answer, BaseException):
-            raise answer
+            # A fresh exception each time: re-raising the cached one would chain every
+            # Service's frames (and their evidence) onto its traceback for the whole scan.
+            raise type(answer)(*answer.args)
         return answer
 
     # --- fetching -------------------------------------------------------------------
@@ -166,7 +168,7 @@ class ScopeClient:
         if self.on_fetch:
             self.on_fetch(path)
         try:
-            fut.set_result(slim(self.client.list(base, kind, what, **dict(parse_qsl(qs)))))
+            fut.set_result(self.client.list(base, kind, what, prepare=slim, **dict(parse_qsl(qs))))
         except BaseException as exc:  # every asker gets it; KeyboardInterrupt stops the scan
             fut.set_exception(exc)
 

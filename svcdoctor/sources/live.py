@@ -115,7 +115,9 @@ class Client:
             raise
         return resp.status, resp.headers, resp.data
 
-    def list(self, path: str, kind: str, what: str, **query: str) -> list[Obj]:
+    def list(self, path: str, kind: str, what: str, prepare: Any = None, **query: str) -> list[Obj]:
+        """Every page of a list. ``prepare(items)`` runs on each page's raw items before they
+        are checked (a scan drops what no check reads there, so it is never walked)."""
         items: list[Obj] = []
         token = ""
         for _ in range(MAX_PAGES):
@@ -131,8 +133,8 @@ class Client:
                 raise ClusterError(f"the API server at {self.host} answered {what} with items that "
                                    "are not a list")
             # List items come without kind/apiVersion; put them back as kubectl does.
-            items += [{"apiVersion": api_version, "kind": kind, **i} if isinstance(i, dict) else i
-                      for i in page]
+            page = [{"apiVersion": api_version, "kind": kind, **i} if isinstance(i, dict) else i for i in page]
+            items += prepare(page) if prepare else page
             meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
             token = meta.get("continue") if isinstance(meta.get("continue"), str) else ""
             if not token:
@@ -337,11 +339,13 @@ def collect(client: Client, target: Target, source_host: str = "", registry: Any
                 gaps.append(Gap(exc.what, exc.message, "" if key == "elsewhere" else "Endpoints"))
             except Missing:
                 collected.add("Endpoints")  # looked, and there is none
-        service_namespaces = _planned_rounds(client, pool, registry, target, items, collected,
-                                             gaps, absent, observed_at, clients or [])
+        service_namespaces, index = _planned_rounds(client, pool, registry, target, items, collected,
+                                                    gaps, absent, observed_at, clients or [])
     evidence = build_evidence(items, target, collected=collected, observed_at=observed_at,
                               source=f"cluster {source_host or client.host} ({client.requests} API requests)",
                               gaps=gaps)
+    if index is not None:  # of these very items: built once, not again
+        evidence.shared["index"] = index
     evidence.clients = list(clients or [])
     evidence.absent = absent
     evidence.service_namespaces = service_namespaces
@@ -350,18 +354,23 @@ def collect(client: Client, target: Target, source_host: str = "", registry: Any
 
 def _planned_rounds(client: Client, pool: ThreadPoolExecutor, registry: Any, target: Target,
                     items: list[Obj], collected: set[str], gaps: list[Gap], absent: set[str],
-                    observed_at: datetime, clients: list[dict[str, str]] = ()) -> set[str]:
+                    observed_at: datetime, clients: list[dict[str, str]] = ()) -> tuple[set[str], Any]:
     """Plugins plan their reads from what the reads so far showed, round after round (each
     round's answers may call for the next), until none asks for a path not yet read.
     Extends ``items``, ``collected``, ``gaps`` and ``absent``; returns the namespaces
-    whose Services were listed in full."""
+    whose Services were listed in full, and the index of ``items`` if one was built."""
     service_namespaces: set[str] = set()
     done_paths: set[str] = set()
+    # One evidence, grown round by round (rebuilding it each round cost a scan dearly); it
+    # shares ``items``, ``collected``, ``gaps`` and ``absent`` with the caller.
+    so_far = build_evidence(items, target, collected=collected, observed_at=observed_at,
+                            source="cluster", gaps=gaps)
+    so_far.collected, so_far.gaps, so_far.items = collected, gaps, items
+    so_far.absent, so_far.service_namespaces = absent, service_namespaces
+    so_far.clients = list(clients)
+    # Keyed with the group too: Calico's kind is also "NetworkPolicy".
+    have = {(o.get("apiVersion"), o.get("kind"), kube.namespace(o), kube.name(o)) for o in items}
     for _ in range(PLAN_ROUNDS):
-        so_far = build_evidence(list(items), target, collected=set(collected),
-                                observed_at=observed_at, source="cluster", gaps=list(gaps))
-        so_far.absent, so_far.service_namespaces = set(absent), set(service_namespaces)
-        so_far.clients = list(clients)
         planned = [r for r in _plugin_reads(registry, so_far) if r[1] not in done_paths]
         if not planned:
             break
@@ -381,14 +390,17 @@ def _planned_rounds(client: Client, pool: ThreadPoolExecutor, registry: Any, tar
             except Missing:
                 absent.add(kind)  # that API is not installed in this cluster
                 continue
-            # Keyed with the group too: Calico's kind is also "NetworkPolicy".
-            have = {(o.get("apiVersion"), o.get("kind"), kube.namespace(o), kube.name(o)) for o in items}
-            items += [o for o in objs
-                      if (o.get("apiVersion"), o.get("kind"), kube.namespace(o), kube.name(o)) not in have]
+            new = []
+            for o in objs:
+                key = (o.get("apiVersion"), o.get("kind"), kube.namespace(o), kube.name(o))
+                if key not in have:
+                    have.add(key)
+                    new.append(o)
+            so_far.extend(new)
             collected.add(kind)
             if kind == "Service" and base.startswith("/api/v1/namespaces/"):
                 service_namespaces.add(unquote(base.split("/")[4]))
-    return service_namespaces
+    return service_namespaces, so_far.shared.get("index")
 
 
 def front_from_cluster(target: Target, *, context: str | None = None, kubeconfig: str | None = None,
@@ -435,8 +447,8 @@ def front_from_cluster(target: Target, *, context: str | None = None, kubeconfig
             items += conform([{"apiVersion": f"{group}/v1", "kind": target.kind, **obj}],
                              f"the API server's answer to {what}", lambda i: "")
             collected.add(target.kind)
-        service_namespaces = _planned_rounds(client, pool, registry, target, items, collected,
-                                             gaps, absent, observed_at)
+        service_namespaces, _ = _planned_rounds(client, pool, registry, target, items, collected,
+                                                gaps, absent, observed_at)
     evidence = build_evidence(items, target, collected=collected, observed_at=observed_at,
                               source=f"cluster {client.host} ({client.requests} API requests)", gaps=gaps)
     evidence.absent = absent
