@@ -369,15 +369,20 @@ def _cluster_configured(args: argparse.Namespace) -> bool:
     return any(p.is_file() for p in candidates)
 
 
-def _evidence(args: argparse.Namespace, name: str | None, namespace: str | None) -> Evidence:
-    clients = _clients(args)
-    if args.source:
-        return collect.offline(args.source, name, namespace, args.observed_at, clients=clients)
+def _need_cluster(args: argparse.Namespace) -> None:
+    """A live read is asked for: it needs a cluster, and has no use for --observed-at."""
     if args.observed_at is not None:
         raise UsageError("--observed-at applies to --from input only (a live cluster is observed now)")
     if not _cluster_configured(args):
         raise ClusterError("no cluster configured: no kubeconfig (KUBECONFIG, ~/.kube/config) and "
                            "not running in a pod; use --kubeconfig, or --from FILE for offline input")
+
+
+def _evidence(args: argparse.Namespace, name: str | None, namespace: str | None) -> Evidence:
+    clients = _clients(args)
+    if args.source:
+        return collect.offline(args.source, name, namespace, args.observed_at, clients=clients)
+    _need_cluster(args)
     return collect.live(name, namespace, context=args.context, kubeconfig=args.kubeconfig,
                         timeout=args.request_timeout, probe=_probe_options(args), clients=clients,
                         cloud=_cloud_options(args))
@@ -427,11 +432,7 @@ def _diagnose_chain(args: argparse.Namespace, kind: str, name: str, namespace: s
         def backend(n: str, ns: str) -> Evidence:
             return collect.offline(args.source, n, ns, args.observed_at)
     else:
-        if args.observed_at is not None:
-            raise UsageError("--observed-at applies to --from input only (a live cluster is observed now)")
-        if not _cluster_configured(args):
-            raise ClusterError("no cluster configured: no kubeconfig (KUBECONFIG, ~/.kube/config) and "
-                               "not running in a pod; use --kubeconfig, or --from FILE for offline input")
+        _need_cluster(args)
         playbooks = Playbooks.load(args.playbooks)
         report, front = chain.live(kind, name, namespace, context=args.context, kubeconfig=args.kubeconfig,
                                    timeout=args.request_timeout, probe=_probe_options(args),
@@ -504,11 +505,7 @@ def _scan(args: argparse.Namespace, out: TextIO) -> int:
                 raise UsageError("--probe applies to live clusters only")
             result = scan.offline(args.source, scope, observed_at=args.observed_at, progress=progress, **common)
         else:
-            if args.observed_at is not None:
-                raise UsageError("--observed-at applies to --from input only (a live cluster is observed now)")
-            if not _cluster_configured(args):
-                raise ClusterError("no cluster configured: no kubeconfig (KUBECONFIG, ~/.kube/config) and "
-                                   "not running in a pod; use --kubeconfig, or --from FILE for offline input")
+            _need_cluster(args)
             if args.max_nodes < 1:
                 raise UsageError("--max-nodes must be at least 1")
             options = probes.ProbeOptions(enabled=args.probe and not args.no_probe, timeout=args.probe_timeout,

@@ -347,3 +347,21 @@ def ran_selector_typo(cp):
     if exists.returncode != 0:
         scenarios.run(cp, sc)
     return sc
+
+
+def test_no_credential_reaches_the_agent(tmp_path):
+    """An event quoting a failing request with a bearer token and a password: the answer
+    cites the event, masked; probes stay off unless asked."""
+    dump = crowded_namespace_dump(tmp_path / "big.json", pods=16)
+    doc = json.loads(dump.read_text())
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdmNkb2N0b3IifQ.c2lnbmF0dXJlc2lnbmF0dXJl"
+    for item in doc["items"]:
+        if item["kind"] == "Event" and item["involvedObject"]["name"].startswith("app-1-"):
+            item["message"] = (f"Readiness probe failed: GET http://admin:hunter22@10.1.1.1/healthz "
+                               f"Authorization: Bearer {jwt} password=hunter22")
+    dump.write_text(json.dumps(doc))
+    r = call(build(Tools(source=str(dump))), "diagnose_service", {"namespace": "big", "name": "app-1"})
+    text = json.dumps(r.structured_content) + r.content[0].text
+    assert ids(r) and "Readiness probe failed" in text
+    assert "hunter22" not in text and jwt not in text and "<masked>" in text
+    assert "nothing was probed" in r.structured_content["probes"]
