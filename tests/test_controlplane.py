@@ -56,14 +56,14 @@ def one_line(proc: subprocess.CompletedProcess) -> str:
 @pytest.fixture(scope="module")
 def ran(clusters):
     """Scenarios already created on their control plane (each once per control plane)."""
-    done: dict[int, set[str]] = {}
-
     def ensure(name: str) -> scenarios.Scenario:
         sc = scenarios.BY_NAME[name]
         plane = clusters(sc.cluster)
-        if name not in done.setdefault(id(plane), set()):
+        # Kept on the plane, so modules sharing it (test_scan_live) never run one twice.
+        done = plane.__dict__.setdefault("scenarios_ran", set())
+        if name not in done:
             scenarios.run(plane, sc)
-            done[id(plane)].add(name)
+            done.add(name)
         return sc
     return ensure
 
