@@ -90,19 +90,25 @@ class Evidence:
         return ev
 
     def extend(self, objs: list[Obj]) -> None:
-        """Add objects (a live diagnosis' next round of reads): the index grows with them,
-        every other derived value is computed afresh when next asked."""
+        """Add objects (a live diagnosis' next round of reads): the index grows with them;
+        what they could change is computed afresh when next asked, the rest is kept."""
+        kinds = {o.get("kind") for o in objs}
+        if not kinds:
+            return
         index = self.shared.get("index")
         self.items.extend(objs)
-        self.shared.clear()
+        def stale(key: str) -> bool:
+            return key not in _DEPENDS or bool(_DEPENDS[key] & kinds)
+        for key in [k for k in self.shared if k != "index" and stale(k)]:
+            del self.shared[key]
         for key in _CACHED:
-            self.__dict__.pop(key, None)
+            if stale(key):
+                self.__dict__.pop(key, None)
         if index is not None:
             for o in objs:
                 by_ns = index.setdefault(o.get("kind"), {None: []})
                 by_ns[None].append(o)
                 by_ns.setdefault(kube.namespace(o), []).append(o)
-            self.shared["index"] = index
 
     def shared_value(self, key: str, compute: Any) -> Any:
         """``compute()`` once per set of objects: a scan's Services share the answer.
@@ -127,10 +133,16 @@ class Evidence:
 
     def _build_index(self) -> dict[str, dict[str | None, list[Obj]]]:
         out: dict[str, dict[str | None, list[Obj]]] = {}
-        for o in self.items:
-            by_ns = out.setdefault(o.get("kind"), {None: []})
+        for o in self.items:  # kube.namespace() inlined: this runs for every object of a scan
+            by_ns = out.get(o.get("kind"))
+            if by_ns is None:
+                by_ns = out[o.get("kind")] = {None: []}
             by_ns[None].append(o)
-            by_ns.setdefault(kube.namespace(o), []).append(o)
+            ns = (o.get("metadata") or {}).get("namespace", "")
+            if ns in by_ns:
+                by_ns[ns].append(o)
+            else:
+                by_ns[ns] = [o]
         return out
 
     def _events_by_object(self) -> dict[tuple[str, str, str], list[Obj]]:
@@ -289,5 +301,11 @@ class Evidence:
         return kube.format_age((self.observed_at - when).total_seconds())
 
 
-# Evidence's per-target derived values, dropped when objects are added.
+# Evidence's per-target derived values, dropped when objects are added...
 _CACHED = tuple(k for k, v in vars(Evidence).items() if isinstance(v, cached_property))
+# ...unless none of the added objects is of a kind they are made of (others: always).
+_DEPENDS: dict[str, set[Any]] = {
+    "service": {"Service"}, "endpoint_slices": {"EndpointSlice"}, "endpoints": {"Endpoints"},
+    "namespace_pods": {"Pod"}, "selected_pods": {"Pod", "Service"}, "other_namespace_pods": {"Pod", "Service"},
+    "events": {"Event"}, "nodes": {"Node"}, "pods_by_label": {"Pod"}, "l7.running": {"Pod", "Node"},
+}

@@ -61,6 +61,8 @@ def slim(objs: list[Obj]) -> list[Obj]:
 class ScopeClient:
     """Quacks like :class:`svcdoctor.sources.live.Client` for ``collect``; see the module."""
 
+    in_memory = True  # collect() runs its reads inline: they are answered from lists in memory
+
     def __init__(self, client: Client, all_namespaces: bool, namespace: str | None = None,
                  on_fetch: Callable[[str], None] | None = None) -> None:
         self.client = client

@@ -22,7 +22,7 @@ import json
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -134,11 +134,14 @@ class Client:
                                    "are not a list")
             # List items come without kind/apiVersion; put them back as kubectl does.
             page = [{"apiVersion": api_version, "kind": kind, **i} if isinstance(i, dict) else i for i in page]
-            items += prepare(page) if prepare else page
+            # Checked page by page: the raw page is dropped before the next one arrives.
+            items += conform(prepare(page) if prepare else page, f"the API server's answer to {what}",
+                             lambda i, n=len(items): f"items[{n + i}]")
+            del page
             meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
             token = meta.get("continue") if isinstance(meta.get("continue"), str) else ""
             if not token:
-                return conform(items, f"the API server's answer to {what}")
+                return items
         raise ClusterError(f"the API server at {self.host} kept paginating {what} past "
                            f"{MAX_PAGES * PAGE} objects")
 
@@ -259,6 +262,29 @@ def _plugin_reads(registry: Any, evidence: Evidence) -> list[tuple[str, str, str
     return reads
 
 
+class _Inline:
+    """An executor that runs each task at once: for a client whose reads are answered from
+    memory (a scan's ScopeClient), where threads would only add their cost."""
+
+    def submit(self, fn: Any, *args: Any, **kwargs: Any) -> Future:
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # raised again by result(), as a thread's would be
+            fut.set_exception(exc)
+        return fut
+
+    def __enter__(self) -> "_Inline":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _pool(client: Any) -> Any:
+    return _Inline() if getattr(client, "in_memory", False) else ThreadPoolExecutor(max_workers=6)
+
+
 def collect(client: Client, target: Target, source_host: str = "", registry: Any = None,
             clients: list[dict[str, str]] | None = None) -> Evidence:
     ns, name = target.namespace, target.name
@@ -286,7 +312,7 @@ def collect(client: Client, target: Target, source_host: str = "", registry: Any
         "nodes": ("/api/v1/nodes", "Node", "list nodes", {}),
         "system": ("/api/v1/namespaces/kube-system/pods", "Pod", "list pods in namespace kube-system", {}),
     }
-    with ThreadPoolExecutor(max_workers=6) as pool:
+    with _pool(client) as pool:
         svc_future = pool.submit(service)
         futures = {key: pool.submit(listing, path, kind, what, **query)
                    for key, (path, kind, what, query) in reads.items()}
@@ -339,26 +365,25 @@ def collect(client: Client, target: Target, source_host: str = "", registry: Any
                 gaps.append(Gap(exc.what, exc.message, "" if key == "elsewhere" else "Endpoints"))
             except Missing:
                 collected.add("Endpoints")  # looked, and there is none
-        service_namespaces, index = _planned_rounds(client, pool, registry, target, items, collected,
-                                                    gaps, absent, observed_at, clients or [])
-    evidence = build_evidence(items, target, collected=collected, observed_at=observed_at,
-                              source=f"cluster {source_host or client.host} ({client.requests} API requests)",
-                              gaps=gaps)
-    if index is not None:  # of these very items: built once, not again
-        evidence.shared["index"] = index
+        service_namespaces, evidence = _planned_rounds(client, pool, registry, target, items, collected,
+                                                       gaps, absent, observed_at, clients or [])
+    # The planning rounds' evidence is the diagnosis' own: what they derived stays (the
+    # index, the selected pods...); the L7 references are looked at again with the source set.
+    evidence.source = f"cluster {source_host or client.host} ({client.requests} API requests)"
+    evidence.__dict__.pop("l7_refs", None)
     evidence.clients = list(clients or [])
     evidence.absent = absent
     evidence.service_namespaces = service_namespaces
     return evidence
 
 
-def _planned_rounds(client: Client, pool: ThreadPoolExecutor, registry: Any, target: Target,
+def _planned_rounds(client: Client, pool: Any, registry: Any, target: Target,
                     items: list[Obj], collected: set[str], gaps: list[Gap], absent: set[str],
-                    observed_at: datetime, clients: list[dict[str, str]] = ()) -> tuple[set[str], Any]:
+                    observed_at: datetime, clients: list[dict[str, str]] = ()) -> tuple[set[str], Evidence]:
     """Plugins plan their reads from what the reads so far showed, round after round (each
     round's answers may call for the next), until none asks for a path not yet read.
     Extends ``items``, ``collected``, ``gaps`` and ``absent``; returns the namespaces
-    whose Services were listed in full, and the index of ``items`` if one was built."""
+    whose Services were listed in full, and the evidence grown so far (of ``items``)."""
     service_namespaces: set[str] = set()
     done_paths: set[str] = set()
     # One evidence, grown round by round (rebuilding it each round cost a scan dearly); it
@@ -368,8 +393,6 @@ def _planned_rounds(client: Client, pool: ThreadPoolExecutor, registry: Any, tar
     so_far.collected, so_far.gaps, so_far.items = collected, gaps, items
     so_far.absent, so_far.service_namespaces = absent, service_namespaces
     so_far.clients = list(clients)
-    # Keyed with the group too: Calico's kind is also "NetworkPolicy".
-    have = {(o.get("apiVersion"), o.get("kind"), kube.namespace(o), kube.name(o)) for o in items}
     for _ in range(PLAN_ROUNDS):
         planned = [r for r in _plugin_reads(registry, so_far) if r[1] not in done_paths]
         if not planned:
@@ -390,6 +413,10 @@ def _planned_rounds(client: Client, pool: ThreadPoolExecutor, registry: Any, tar
             except Missing:
                 absent.add(kind)  # that API is not installed in this cluster
                 continue
+            # Only an object of the same kind can be one already read; keyed with the
+            # group too: Calico's kind is also "NetworkPolicy".
+            have = {(o.get("apiVersion"), o.get("kind"), kube.namespace(o), kube.name(o))
+                    for k in {o.get("kind") for o in objs} for o in so_far.of_kind(k)}
             new = []
             for o in objs:
                 key = (o.get("apiVersion"), o.get("kind"), kube.namespace(o), kube.name(o))
@@ -400,7 +427,7 @@ def _planned_rounds(client: Client, pool: ThreadPoolExecutor, registry: Any, tar
             collected.add(kind)
             if kind == "Service" and base.startswith("/api/v1/namespaces/"):
                 service_namespaces.add(unquote(base.split("/")[4]))
-    return service_namespaces, so_far.shared.get("index")
+    return service_namespaces, so_far
 
 
 def front_from_cluster(target: Target, *, context: str | None = None, kubeconfig: str | None = None,
