@@ -51,7 +51,8 @@ def message(a: Assessment, *, footer: str) -> dict[str, Any]:
         command = diagnose_command(broken[0].target)
         out.append(_section(f"*The whole story of `{inert(broken[0].target)}`*, with its fix:\n"
                             f"{blocks.code(command)}\n(or `/{inert(command)}` in the channel)"))
-    namespaces = a.by_namespace()
+    # The most troubled namespaces first: with dozens of them, those are the ones to show.
+    namespaces = sorted(a.by_namespace(), key=lambda nr: (-nr[1]["critical"], -nr[1]["warning"], nr[0]))
     if len(namespaces) > 1:
         rows = [f"`{inert(ns)}` {_n(row['services'], 'Service')}: {row['critical']} critical, {row['warning']} warning, "
                 f"{row['ok']} ok" for ns, row in namespaces[:SHOWN]]
