@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 from urllib.parse import quote
 
 from .. import kube
@@ -247,8 +247,3 @@ def offline(path: str | Path, scope: Scope, *, observed_at: datetime | None = No
         services = here
     result = ScanResult(scope.describe(), source)
     return _run(_select(services, scope), views, _diagnoser(playbooks, disable), progress, result)
-
-
-def reports_by_service(result: ScanResult) -> Iterator[tuple[str, Report]]:
-    for r in result.reports:
-        yield r.target, r
